@@ -1,0 +1,122 @@
+"""IMDB Large Movie Review dataset (Maas et al. 2011), and your own reviews.
+
+The data comes from the tensorflow-datasets catalog builder `imdb_reviews`
+(config `plain_text`, same name, version and data directory, so a copy that
+tfds already prepared is reused). The catalog pins the Stanford archive's
+sha256; the shared mirror holds a content-exact repack with another sha256.
+`ImdbReviews` therefore differs from the catalog builder only when a mirror
+is used: tfds then reads the mirror's archive and verifies it against the
+repack's own pinned checksum. Without a mirror the official archive is
+downloaded and verified against the official checksum, as in the catalog.
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import tensorflow_datasets as tfds
+from tensorflow_datasets.core.download.checksums import UrlInfo
+from tensorflow_datasets.datasets.imdb_reviews import imdb_reviews_dataset_builder as catalog
+
+from data.mirror import RemoteFile, mirror_root, mirrored_file, require_reachable
+from data.tables import Examples, read_labelled_table
+
+ARCHIVE = RemoteFile(url=catalog._DOWNLOAD_URL, mirror_path="aclImdb/aclImdb_v1.tar.gz")
+# The shared mirror's repack (shared/datasets/SHA256SUMS); every review in it
+# equals the Stanford release, which is pinned by the catalog's checksums.tsv.
+MIRROR_ARCHIVE_INFO = UrlInfo(
+    size=56_794_761,
+    checksum="6f54868fe47379a9133308be157c0fff95eec8180007de04778d80ab264acb13",
+    filename="aclImdb_v1.tar.gz",
+)
+LABELS = ("neg", "pos")
+
+
+class ImdbReviews(catalog.Builder, skip_registration=True):
+    """The catalog's `imdb_reviews`, able to prepare from a verified mirror."""
+
+    name = "imdb_reviews"
+
+    def __init__(self, *, mirror: Path | None = None, **kwargs):
+        self.mirror = mirror
+        super().__init__(**kwargs)
+
+    @property
+    def url_infos(self) -> dict[str, UrlInfo]:
+        infos = dict(catalog.Builder.url_infos)
+        if self.mirror is not None:
+            infos[ARCHIVE.url] = MIRROR_ARCHIVE_INFO
+        return infos
+
+
+def load_imdb(
+    mirror: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None
+) -> dict[str, Examples]:
+    """Train and test reviews as `Examples`, preparing the tfds copy once."""
+    root = mirror_root(mirror)
+    builder = ImdbReviews(mirror=root, data_dir=data_dir, config="plain_text")
+    if not builder.is_prepared():
+        if root is None:
+            require_reachable(ARCHIVE.url)
+            config = tfds.download.DownloadConfig()
+        else:
+            archive = mirrored_file(ARCHIVE, root)
+            config = tfds.download.DownloadConfig(manual_dir=str(archive.parent))
+        builder.download_and_prepare(download_config=config)
+    splits = {}
+    for split in ("train", "test"):
+        tensors = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
+        texts = np.array([text.decode("utf-8") for text in tensors["text"]], dtype=object)
+        splits[split] = Examples(texts, tensors["label"].astype("int64"))
+    return splits
+
+
+def read_review_folder(root: Path) -> dict[str, Examples]:
+    """An aclImdb-like folder: `{train,test}/{neg,pos}/*.txt`, one review each."""
+    splits = {}
+    for split in ("train", "test"):
+        texts, labels = [], []
+        for label, name in enumerate(LABELS):
+            folder = root / split / name
+            if not folder.is_dir():
+                raise ValueError(
+                    f"{root}: expected the aclImdb layout with folder {split}/{name}/ "
+                    "holding one review per .txt file"
+                )
+            for path in sorted(folder.glob("*.txt")):
+                texts.append(_read_utf8(path))
+                labels.append(label)
+        splits[split] = Examples(np.array(texts, dtype=object), np.array(labels, dtype="int64"))
+    return splits
+
+
+def read_reviews(path: str | os.PathLike) -> dict[str, Examples]:
+    """Your own labelled reviews, in one of three layouts.
+
+    A CSV/TSV file (all examples; test is carved from it by the caller), a
+    folder with `train.csv` and `test.csv` (or `.tsv`), or an aclImdb-like
+    folder. Tables need a header with `text` and `label` columns; labels are
+    0/1, neg/pos or negative/positive.
+    """
+    path = Path(path)
+    if path.is_file():
+        return {"all": read_labelled_table(path, LABELS)}
+    if (path / "train").is_dir():
+        return read_review_folder(path)
+    for suffix in (".csv", ".tsv"):
+        if (path / f"train{suffix}").is_file() and (path / f"test{suffix}").is_file():
+            return {
+                split: read_labelled_table(path / f"{split}{suffix}", LABELS)
+                for split in ("train", "test")
+            }
+    raise ValueError(
+        f"{path}: expected a CSV/TSV file, a folder with train.csv and test.csv, "
+        "or an aclImdb-like folder with train/ and test/"
+    )
+
+
+def _read_utf8(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None

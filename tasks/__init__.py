@@ -1,0 +1,5 @@
+"""The registry of tasks: `train.py TASK` and `evaluate.py TASK` look here."""
+
+from tasks.sentiment import Sentiment
+
+TASKS = {task.name: task for task in (Sentiment,)}

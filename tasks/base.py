@@ -1,0 +1,126 @@
+"""The Task interface: the training story, one method per step.
+
+raw splits -> adapt preprocessing on train only -> batches -> model ->
+serving function on raw input -> scores -> baselines. `tasks.runner` drives
+these steps the same way for every task; a task module holds only what is
+specific to its task.
+"""
+
+import abc
+import json
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from data.pipeline import Examples, carve
+from tasks.config import DataConfig, TrainConfig
+from tasks.export import Serving
+
+
+class Splits(NamedTuple):
+    """Raw train / validation / test examples; test is touched only to score."""
+
+    train: Examples
+    validation: Examples
+    test: Examples
+
+
+class Task(abc.ABC):
+    """One sequence task; subclasses set `name` and `Config` (a dataclass)."""
+
+    name: ClassVar[str]
+    Config: ClassVar[type]
+    # The validation metric that picks the best epoch and stops training.
+    monitor: ClassVar[str] = "val_loss"
+    monitor_mode: ClassVar[str] = "min"
+    # The test metric a benchmark is judged by, and the benchmark's dataset.
+    headline_metric: ClassVar[str]
+    higher_is_better: ClassVar[bool] = True
+    dataset_name: ClassVar[str]
+
+    def __init__(
+        self, config=None, train: TrainConfig | None = None, data: DataConfig | None = None
+    ):
+        self.config = config if config is not None else self.Config()
+        self.train = train if train is not None else TrainConfig()
+        self.data = data if data is not None else DataConfig()
+
+    # 1. Raw data.
+    @abc.abstractmethod
+    def load(self) -> dict[str, Examples]:
+        """The dataset's splits: `train` and `test`, or `all` to be carved."""
+
+    def splits(self) -> Splits:
+        """Seeded validation (and, if the data has none, test) from train."""
+        loaded = self.load()
+        fraction, seed = self.train.validation_fraction, self.train.seed
+        if "all" in loaded:
+            rest, test = carve(loaded["all"], fraction, seed + 1)
+        else:
+            rest, test = loaded["train"], loaded["test"]
+        train, validation = carve(rest, fraction, seed)
+        if self.train.limit:
+            train = train.take(np.arange(min(self.train.limit, len(train))))
+        return Splits(train, validation, test)
+
+    # 2. Preprocessing fitted on train only, saved with the run.
+    @abc.abstractmethod
+    def adapt(self, train: Examples) -> None:
+        """Fits vocabularies or scalers on the training split."""
+
+    @abc.abstractmethod
+    def state(self) -> dict[str, Any]:
+        """What `adapt` learned, as JSON-serialisable data."""
+
+    @abc.abstractmethod
+    def restore(self, state: dict[str, Any]) -> None:
+        """Re-creates the adapted preprocessing from `state()`'s output."""
+
+    def save_state(self, path: Path) -> None:
+        path.write_text(json.dumps(self.state(), ensure_ascii=False))
+
+    def load_state(self, path: Path) -> None:
+        self.restore(json.loads(path.read_text()))
+
+    # 3. Batches.
+    @abc.abstractmethod
+    def batches(self, examples: Examples, training: bool) -> tf.data.Dataset:
+        """`(model input, target)` batches for `fit` and `evaluate`."""
+
+    # 4. Model.
+    @abc.abstractmethod
+    def build_model(self) -> keras.Model:
+        """A fresh, uncompiled model of this task's configuration."""
+
+    @abc.abstractmethod
+    def compile_arguments(self) -> dict[str, Any]:
+        """`loss` and `metrics` for `model.compile`."""
+
+    # 5. Serving on raw input.
+    @abc.abstractmethod
+    def serving(self, model: keras.Model) -> Serving:
+        """The raw-input -> raw-output function that exports serve."""
+
+    def parse_inputs(self, texts: list[str]) -> np.ndarray:
+        """Command-line strings -> a batch of raw serving inputs."""
+        return np.array(texts, dtype=object)
+
+    # 6. Scores.
+    @abc.abstractmethod
+    def score(self, outputs: dict[str, np.ndarray], examples: Examples) -> dict[str, float]:
+        """Metrics of serving outputs against the examples' targets."""
+
+    def baselines(self, splits: Splits) -> dict[str, dict[str, float]]:
+        """Classical models trained on the same train split, scored on test."""
+        return {}
+
+    def count_tokens(self, batches: tf.data.Dataset) -> tuple[int, int]:
+        """(real, padded) timesteps in one pass over integer-token batches."""
+        real = padded = 0
+        for inputs, _ in batches:
+            real += int(tf.math.count_nonzero(inputs))
+            padded += int(tf.size(inputs))
+        return real, padded

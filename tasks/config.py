@@ -1,0 +1,80 @@
+"""Configuration as plain dataclasses, turned into command-line options.
+
+Each field is declared with `option(default, help)`; the help text is the
+one-line reason for the default and is what `--help` prints.
+"""
+
+import argparse
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+
+from data.mirror import MIRROR_ENV
+
+
+def option(default, help: str, choices: tuple | None = None):
+    """A dataclass field whose default comes with its reason."""
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
+@dataclass
+class TrainConfig:
+    """How any task is fitted. The defaults are the benchmark settings."""
+
+    epochs: int = option(10, "upper bound; early stopping usually ends sooner")
+    batch_size: int = option(32, "examples per batch, padded to the batch's longest")
+    learning_rate: float = option(1e-3, "Adam's step size")
+    clipnorm: float = option(1.0, "clip gradients to this global norm (0 disables); RNNs need it")
+    patience: int = option(2, "epochs without validation improvement before stopping")
+    validation_fraction: float = option(0.1, "share of train held out, with --seed, to validate")
+    seed: int = option(0, "seeds weights, dropout, shuffling and the validation split")
+    limit: int = option(0, "train on this many examples only (0 = all); for smoke runs")
+    steps_per_epoch: int = option(0, "batches per epoch (0 = one full pass)")
+
+
+@dataclass
+class DataConfig:
+    """Where the data comes from; not part of the model's settings."""
+
+    dataset: str = option("", "your own data (file or folder) instead of the benchmark set")
+    data_mirror: str = option("", f"local mirror of the upstream files (or env {MIRROR_ENV})")
+    data_dir: str = option("", "tensorflow-datasets data dir (default: TFDS_DATA_DIR or ~)")
+
+
+def add_options(parser: argparse.ArgumentParser, config_class: type, title: str) -> None:
+    """Adds one `--field-name` option per dataclass field, grouped under `title`."""
+    group = parser.add_argument_group(title)
+    hints = typing.get_type_hints(config_class)
+    for spec in dataclasses.fields(config_class):
+        flag = "--" + spec.name.replace("_", "-")
+        help_text = f"{spec.metadata.get('help', '')} (default: {spec.default!r})"
+        kind = hints[spec.name]
+        if kind is bool:
+            group.add_argument(
+                flag, dest=spec.name, action=argparse.BooleanOptionalAction, help=help_text
+            )
+        else:
+            group.add_argument(
+                flag,
+                dest=spec.name,
+                type=kind,
+                choices=spec.metadata.get("choices"),
+                metavar=None if spec.metadata.get("choices") else kind.__name__.upper(),
+                help=help_text,
+            )
+    parser.set_defaults(**{spec.name: spec.default for spec in dataclasses.fields(config_class)})
+
+
+def from_options(config_class: type, namespace: argparse.Namespace):
+    """Builds `config_class` from the parsed options that belong to it."""
+    names = [spec.name for spec in dataclasses.fields(config_class)]
+    return config_class(**{name: getattr(namespace, name) for name in names})
+
+
+def from_dict(config_class: type, values: dict):
+    """Rebuilds a saved config; unknown keys are an error, not silently dropped."""
+    names = {spec.name for spec in dataclasses.fields(config_class)}
+    unknown = set(values) - names
+    if unknown:
+        raise ValueError(f"{config_class.__name__} has no fields {sorted(unknown)}")
+    return config_class(**values)

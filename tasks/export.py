@@ -1,0 +1,84 @@
+"""SavedModel exports in numbered version folders, as TensorFlow Serving expects.
+
+An export is written to a hidden temporary folder and renamed into place
+only once complete, so a crash never leaves a half-written version behind
+and earlier versions are never touched.
+"""
+
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+
+class Serving(NamedTuple):
+    """A raw-input -> raw-output function, its input signature and the layers
+    (beside the model) whose state it uses, such as a vocabulary lookup."""
+
+    function: Callable
+    signature: list
+    resources: list
+
+
+def export(model: keras.Model, serving: Serving, root: Path) -> Path:
+    """Writes `serving` as the next numbered version under `root`."""
+    root.mkdir(parents=True, exist_ok=True)
+    archive = keras.export.ExportArchive()
+    for resource in (model, *serving.resources):
+        archive.track(resource)
+    archive.add_endpoint("serve", serving.function, input_signature=serving.signature)
+    staging = root / f".tmp-{uuid.uuid4().hex}"
+    try:
+        archive.write_out(str(staging), verbose=False)
+        target = root / str(_next_version(root))
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def latest_version(root: Path) -> Path:
+    """The highest numbered export under `root`."""
+    versions = sorted(int(path.name) for path in root.glob("*") if path.name.isdigit())
+    if not versions:
+        raise FileNotFoundError(f"{root} holds no numbered SavedModel export")
+    return root / str(versions[-1])
+
+
+def _next_version(root: Path) -> int:
+    try:
+        return int(latest_version(root).name) + 1
+    except FileNotFoundError:
+        return 1
+
+
+def load_serving(path: Path) -> Callable:
+    """The `serve` endpoint of a SavedModel; needs no code from this project."""
+    loaded = tf.saved_model.load(str(path))
+    # The closure keeps `loaded` alive: its endpoint needs the object's variables.
+    return lambda *inputs: loaded.serve(*inputs)
+
+
+def predict(
+    serve: Callable, inputs: np.ndarray, batch_size: int = 256, progress: bool = True
+) -> dict[str, np.ndarray]:
+    """Runs `serve` over raw inputs in batches of similar length.
+
+    Sorting by length keeps padding low; outputs come back in input order.
+    """
+    order = np.argsort([len(item) for item in inputs], kind="stable")
+    pieces: dict[str, list] = {}
+    starts = range(0, len(inputs), batch_size)
+    for start in tqdm(starts, desc="predict", unit="batch", disable=not progress):
+        batch = inputs[order[start : start + batch_size]]
+        for name, values in serve(tf.constant(batch.tolist())).items():
+            pieces.setdefault(name, []).append(values.numpy())
+    restored = np.empty(len(inputs), dtype=int)
+    restored[order] = np.arange(len(inputs))
+    return {name: np.concatenate(values)[restored] for name, values in pieces.items()}

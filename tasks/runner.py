@@ -1,0 +1,207 @@
+"""Fit any task into a run directory, resumably, and export it.
+
+run_dir/config.json          resolved task, training and data settings
+run_dir/state.json           preprocessing adapted on train (vocabularies)
+run_dir/backup/              BackupAndRestore: resume after an interruption
+run_dir/best.weights.h5      weights of the best validation epoch
+run_dir/history.csv          one row per epoch, with its wall time
+run_dir/logs/                TensorBoard
+run_dir/training_curve.png   the history as a picture
+run_dir/metrics.json         validation metrics, time and throughput
+run_dir/export/<N>/          SavedModel serving raw input -> raw output
+"""
+
+import csv
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import keras
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from tasks import TASKS  # noqa: E402
+from tasks.base import Task  # noqa: E402
+from tasks.config import DataConfig, TrainConfig, from_dict  # noqa: E402
+from tasks.export import export  # noqa: E402
+
+
+def train(task: Task, run_dir: Path, command: str = "") -> dict:
+    """Trains `task` into `run_dir`, resuming if an earlier attempt was cut off."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if (run_dir / "metrics.json").exists():
+        raise FileExistsError(f"{run_dir} already holds a finished run; choose another --run-dir")
+    _save_or_check_config(task, run_dir, command)
+    keras.utils.set_random_seed(task.train.seed)
+    splits = task.splits()
+    state = run_dir / "state.json"
+    if state.exists():
+        task.load_state(state)
+    else:
+        task.adapt(splits.train)
+        _write_atomically(state, lambda path: task.save_state(path))
+
+    model = task.build_model()
+    clipnorm = task.train.clipnorm or None
+    model.compile(
+        optimizer=keras.optimizers.Adam(task.train.learning_rate, clipnorm=clipnorm),
+        **task.compile_arguments(),
+    )
+    train_batches = task.batches(splits.train, training=True)
+    validation_batches = task.batches(splits.validation, training=False)
+    history_path = run_dir / "history.csv"
+    model.fit(
+        train_batches.repeat() if task.train.steps_per_epoch else train_batches,
+        validation_data=validation_batches,
+        epochs=task.train.epochs,
+        steps_per_epoch=task.train.steps_per_epoch or None,
+        callbacks=_callbacks(task, run_dir, read_history(history_path)),
+        verbose=1 if sys.stdout.isatty() else 2,
+        shuffle=False,  # the batches are shuffled by tf.data, afresh every epoch
+    )
+    model.load_weights(run_dir / "best.weights.h5")
+    export(model, task.serving(model), run_dir / "export")
+
+    history = read_history(history_path)
+    plot_history(history, run_dir / "training_curve.png")
+    seconds = sum(row["epoch_seconds"] for row in history)
+    real, padded = task.count_tokens(train_batches)
+    full_passes = not task.train.steps_per_epoch
+    metrics = {
+        "validation": model.evaluate(validation_batches, return_dict=True, verbose=0),
+        "epochs": len(history),
+        "best_epoch": 1 + _best_index(history, task),
+        "train_seconds": round(seconds, 1),
+        "train_examples": len(splits.train),
+        "tokens_per_epoch": real,
+        "tokens_per_second": round(real * len(history) / seconds) if full_passes else None,
+        "padded_tokens_per_second": round(padded * len(history) / seconds) if full_passes else None,
+    }
+    write_json(run_dir / "metrics.json", metrics)
+    return metrics
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Puts each epoch's wall time (validation included) into the logs, so
+    that history.csv keeps the training time across interruptions."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["epoch_seconds"] = time.perf_counter() - self.started
+
+
+def _callbacks(task: Task, run_dir: Path, history: list[dict]) -> list:
+    monitor, mode = task.monitor, task.monitor_mode
+    best_so_far = [row[monitor] for row in history if monitor in row]
+    return [
+        EpochTimer(),
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        keras.callbacks.ModelCheckpoint(
+            str(run_dir / "best.weights.h5"),
+            monitor=monitor,
+            mode=mode,
+            save_best_only=True,
+            save_weights_only=True,
+            initial_value_threshold=(max if mode == "max" else min)(best_so_far)
+            if best_so_far
+            else None,
+        ),
+        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=task.train.patience),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        keras.callbacks.TensorBoard(str(run_dir / "logs")),
+    ]
+
+
+def _save_or_check_config(task: Task, run_dir: Path, command: str) -> None:
+    """Writes config.json, or checks that a resumed run has the same settings."""
+    settings = {
+        "task": task.name,
+        "config": dataclasses.asdict(task.config),
+        "train": dataclasses.asdict(task.train),
+        "data": dataclasses.asdict(task.data),
+        "command": command,
+    }
+    path = run_dir / "config.json"
+    if path.exists():
+        saved = json.loads(path.read_text())
+        for part in ("task", "config", "train"):
+            if saved[part] != settings[part]:
+                raise ValueError(
+                    f"{run_dir} holds an interrupted run with other {part} settings "
+                    f"({saved[part]}); resume with the same options or choose another --run-dir"
+                )
+    else:
+        write_json(path, settings)
+
+
+def load_task(run_dir: Path, data: DataConfig | None = None) -> Task:
+    """Re-creates the task a run was trained with, adapted state included."""
+    path = run_dir / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json)")
+    saved = json.loads(path.read_text())
+    task_class = TASKS[saved["task"]]
+    task = task_class(
+        from_dict(task_class.Config, saved["config"]),
+        from_dict(TrainConfig, saved["train"]),
+        data or from_dict(DataConfig, saved["data"]),
+    )
+    task.load_state(run_dir / "state.json")
+    return task
+
+
+def read_history(path: Path) -> list[dict]:
+    """history.csv as one dict per epoch; a re-run epoch keeps its last row."""
+    if not path.exists():
+        return []
+    with path.open(newline="") as file:
+        rows = {int(row["epoch"]): row for row in csv.DictReader(file)}
+    return [{key: float(value) for key, value in rows[epoch].items()} for epoch in sorted(rows)]
+
+
+def _best_index(history: list[dict], task: Task) -> int:
+    values = [row[task.monitor] for row in history]
+    return values.index(max(values) if task.monitor_mode == "max" else min(values))
+
+
+def plot_history(history: list[dict], path: Path) -> None:
+    """One panel per metric, training beside validation, by epoch."""
+    names = [
+        key
+        for key in history[0]
+        if key not in ("epoch", "epoch_seconds")
+        and not key.startswith("val_")
+        and key != "learning_rate"
+    ]
+    figure, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
+    epochs = [row["epoch"] + 1 for row in history]
+    for axis, name in zip(axes[0], names, strict=True):
+        axis.plot(epochs, [row[name] for row in history], marker="o", label="train")
+        if f"val_{name}" in history[0]:
+            axis.plot(
+                epochs, [row[f"val_{name}"] for row in history], marker="o", label="validation"
+            )
+        axis.set_xlabel("epoch")
+        axis.set_title(name)
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def write_json(path: Path, data) -> None:
+    """Writes JSON atomically: readers see the old file or the new one."""
+    _write_atomically(path, lambda staging: staging.write_text(json.dumps(data, indent=2) + "\n"))
+
+
+def _write_atomically(path: Path, write) -> None:
+    staging = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    write(staging)
+    os.replace(staging, path)

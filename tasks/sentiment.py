@@ -1,0 +1,156 @@
+"""Sentiment classification, many-to-one: a movie review -> positive/negative.
+
+Benchmark: IMDB (Maas et al. 2011), 25k train / 25k test reviews, whole
+reviews (never truncated), vocabulary adapted on the training split only.
+"""
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+from data.imdb import load_imdb, read_reviews
+from data.pipeline import Examples, bucketed_batches
+from models.heads import POOLINGS, summarize
+from models.recurrent import CELLS, token_embedding
+from tasks.base import Task
+from tasks.config import option
+from tasks.export import Serving
+
+LABEL_NAMES = ("negative", "positive")
+
+
+def standardize(texts: tf.Tensor) -> tf.Tensor:
+    """Lower-cases, drops IMDB's `<br />` tags and splits off punctuation.
+
+    Punctuation becomes its own token ("great!" -> "great !") because "!"
+    and "?" carry sentiment, and "great" should share its embedding either way.
+    """
+    texts = tf.strings.lower(texts)
+    texts = tf.strings.regex_replace(texts, r"<br\s*/?>", " ")
+    return tf.strings.regex_replace(texts, r"([^\w\s'])", r" \1 ")
+
+
+@dataclass
+class SentimentConfig:
+    """The model and its preprocessing; defaults reproduce the benchmark."""
+
+    vocabulary_size: int = option(30_000, "most frequent training words kept; others -> [UNK]")
+    embedding_dim: int = option(128, "width of the learned word vectors (no pretraining)")
+    cell: str = option("gru", "recurrent cell", tuple(CELLS))
+    units: int = option(64, "units per direction and layer")
+    depth: int = option(1, "stacked recurrent layers")
+    bidirectional: bool = option(True, "read the review both ways")
+    dropout: float = option(0.4, "dropout on each recurrent layer's input")
+    residual: bool = option(False, "residual connections between stacked layers")
+    pooling: str = option("max", "how the sequence is reduced to one vector", POOLINGS)
+    head_dropout: float = option(0.5, "dropout on the pooled vector before the classifier")
+
+
+class Sentiment(Task):
+    """Many-to-one: a movie review -> its sentiment (IMDB)."""
+
+    name = "sentiment"
+    Config = SentimentConfig
+    monitor = "val_accuracy"
+    monitor_mode = "max"
+    headline_metric = "accuracy"
+    dataset_name = "IMDB reviews (tfds imdb_reviews/plain_text 1.0.0)"
+
+    def load(self) -> dict[str, Examples]:
+        if self.data.dataset:
+            return read_reviews(self.data.dataset)
+        return load_imdb(self.data.data_mirror or None, self.data.data_dir or None)
+
+    def adapt(self, train: Examples) -> None:
+        self.vectorizer = self._vectorizer()
+        self.vectorizer.adapt(tf.data.Dataset.from_tensor_slices(train.inputs.tolist()).batch(512))
+
+    def state(self) -> dict:
+        return {"vocabulary": self.vectorizer.get_vocabulary()}
+
+    def restore(self, state: dict) -> None:
+        self.vectorizer = self._vectorizer(vocabulary=state["vocabulary"])
+
+    def _vectorizer(self, vocabulary=None) -> layers.TextVectorization:
+        return layers.TextVectorization(
+            max_tokens=self.config.vocabulary_size, standardize=standardize, vocabulary=vocabulary
+        )
+
+    def batches(self, examples: Examples, training: bool) -> tf.data.Dataset:
+        dataset = tf.data.Dataset.from_tensor_slices(
+            (examples.inputs.tolist(), examples.targets.astype("float32"))
+        )
+        dataset = dataset.map(
+            lambda text, label: (self.vectorizer(text), label), num_parallel_calls=tf.data.AUTOTUNE
+        ).cache()
+        return bucketed_batches(
+            dataset,
+            lambda ids, _: tf.shape(ids)[0],
+            self.train.batch_size,
+            training=training,
+            seed=self.train.seed,
+        )
+
+    def build_model(self) -> keras.Model:
+        config = self.config
+        token_ids = keras.Input((None,), dtype="int64", name="token_ids")
+        embedded = token_embedding(
+            token_ids, self.vectorizer.vocabulary_size(), config.embedding_dim
+        )
+        summary = summarize(
+            embedded,
+            pooling=config.pooling,
+            cell=config.cell,
+            units=config.units,
+            depth=config.depth,
+            bidirectional=config.bidirectional,
+            dropout=config.dropout,
+            residual=config.residual,
+        )
+        summary = layers.Dropout(config.head_dropout, name="head_dropout")(summary)
+        probability = layers.Dense(1, activation="sigmoid", name="probability")(summary)
+        return keras.Model(token_ids, probability, name="sentiment")
+
+    def compile_arguments(self) -> dict:
+        return {"loss": "binary_crossentropy", "metrics": ["accuracy"]}
+
+    def serving(self, model: keras.Model) -> Serving:
+        vectorizer, names = self.vectorizer, tf.constant(LABEL_NAMES)
+
+        def serve(texts):
+            token_ids = vectorizer(texts)
+            # One extra (masked) padding step keeps an all-empty batch non-empty.
+            token_ids = tf.pad(token_ids, [[0, 0], [0, 1]])
+            probability = model(token_ids, training=False)[:, 0]
+            label = tf.gather(names, tf.cast(probability >= 0.5, tf.int32))
+            return {"probability": probability, "label": label}
+
+        return Serving(serve, [tf.TensorSpec([None], tf.string, name="texts")], [vectorizer])
+
+    def score(self, outputs: dict, examples: Examples) -> dict:
+        predicted = (np.asarray(outputs["probability"]) >= 0.5).astype("int64")
+        return {
+            "accuracy": float(accuracy_score(examples.targets, predicted)),
+            "f1": float(f1_score(examples.targets, predicted)),
+            "confusion_matrix": confusion_matrix(examples.targets, predicted).tolist(),
+        }
+
+    def baselines(self, splits) -> dict:
+        """TF-IDF of word 1-2-grams + logistic regression, on the same split."""
+        vectorizer = TfidfVectorizer(
+            preprocessor=lambda text: text.lower().replace("<br />", " "),
+            ngram_range=(1, 2),
+            min_df=2,
+            sublinear_tf=True,
+        )
+        features = vectorizer.fit_transform(splits.train.inputs)
+        classifier = LogisticRegression(C=10.0, max_iter=1000)
+        classifier.fit(features, splits.train.targets)
+        probability = classifier.predict_proba(vectorizer.transform(splits.test.inputs))[:, 1]
+        return {"tfidf_ngram_logreg": self.score({"probability": probability}, splits.test)}

@@ -1,0 +1,49 @@
+"""Train a task: `python train.py TASK [options]`; `python train.py TASK --help`."""
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from tasks import TASKS
+from tasks.config import DataConfig, TrainConfig, add_options, from_options
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(description=__doc__)
+    tasks = main.add_subparsers(dest="task", required=True, metavar="TASK")
+    for name, task_class in TASKS.items():
+        sub = tasks.add_parser(name, help=task_class.__doc__.splitlines()[0])
+        sub.add_argument(
+            "--run-dir",
+            type=Path,
+            default=None,
+            help="where the run is written (default: runs/TASK-TIMESTAMP); "
+            "an interrupted run resumes when given its directory again",
+        )
+        add_options(sub, task_class.Config, f"{name} model")
+        add_options(sub, TrainConfig, "training")
+        add_options(sub, DataConfig, "data")
+    return main
+
+
+def main(argv: list[str]) -> None:
+    options = parser().parse_args(argv)
+    task_class = TASKS[options.task]
+    task = task_class(
+        from_options(task_class.Config, options),
+        from_options(TrainConfig, options),
+        from_options(DataConfig, options),
+    )
+    run_dir = options.run_dir or Path("runs") / f"{task.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    from tasks.runner import train
+
+    command = shlex.join(["python", "train.py", *argv])
+    metrics = train(task, run_dir, command=command)
+    print(f"run directory: {run_dir}")
+    print(f"validation: {metrics['validation']}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
