@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from tasks.config import DataConfig
 from tasks.export import latest_version, load_serving, predict
-from tasks.runner import load_task, write_json
+from tasks.runner import load_task, write_json, write_text
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 README = BENCHMARKS.parent / "README.md"
@@ -64,15 +64,15 @@ def _train_command(run_dir: Path) -> str:
 
 def publish(report: dict, benchmarks: Path = BENCHMARKS, readme: Path = README) -> Path:
     """Writes the benchmark file and refreshes the README table from all of them."""
-    benchmarks.mkdir(exist_ok=True)
-    path = benchmarks / f"{report['task']}.json"
-    write_json(path, report)
     text = readme.read_text()
     pattern = re.compile(re.escape(TABLE_START) + ".*?" + re.escape(TABLE_END), re.DOTALL)
     if not pattern.search(text):
         raise ValueError(f"{readme} lacks the {TABLE_START} ... {TABLE_END} markers")
+    benchmarks.mkdir(exist_ok=True)
+    path = benchmarks / f"{report['task']}.json"
+    write_json(path, report)
     table = f"{TABLE_START}\n{results_table(benchmarks)}\n{TABLE_END}"
-    readme.write_text(pattern.sub(lambda _: table, text))
+    write_text(readme, pattern.sub(lambda _: table, text))
     return path
 
 

@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -29,6 +30,10 @@ from tasks import TASKS  # noqa: E402
 from tasks.base import Task  # noqa: E402
 from tasks.config import DataConfig, TrainConfig, from_dict  # noqa: E402
 from tasks.export import export  # noqa: E402
+
+# Keras says this at the end of every first pass over a dataset of unknown
+# length, which is every bucketed dataset; it is not a problem here.
+warnings.filterwarnings("ignore", message="Your input ran out of data")
 
 
 def train(task: Task, run_dir: Path, command: str = "") -> dict:
@@ -157,6 +162,14 @@ def load_task(run_dir: Path, data: DataConfig | None = None) -> Task:
     return task
 
 
+def restore_model(run_dir: Path) -> tuple[Task, keras.Model]:
+    """The task and its best model, as `train` left them in `run_dir`."""
+    task = load_task(run_dir)
+    model = task.build_model()
+    model.load_weights(run_dir / "best.weights.h5")
+    return task, model
+
+
 def read_history(path: Path) -> list[dict]:
     """history.csv as one dict per epoch; a re-run epoch keeps its last row."""
     if not path.exists():
@@ -198,7 +211,12 @@ def plot_history(history: list[dict], path: Path) -> None:
 
 def write_json(path: Path, data) -> None:
     """Writes JSON atomically: readers see the old file or the new one."""
-    _write_atomically(path, lambda staging: staging.write_text(json.dumps(data, indent=2) + "\n"))
+    write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    """Writes a text file atomically."""
+    _write_atomically(path, lambda staging: staging.write_text(text))
 
 
 def _write_atomically(path: Path, write) -> None:

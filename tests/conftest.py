@@ -1,0 +1,38 @@
+"""Shared fixtures: the real data mirror, a prepared IMDB, tiny configurations.
+
+The mirror comes from RNN_DATA_MIRROR (CI points it at ../shared/datasets).
+Without it the tests that need real data download from the canonical URL,
+or fail loudly when offline; they never skip.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from data.mirror import mirror_root  # noqa: E402
+
+TINY_SENTIMENT = {
+    "vocabulary_size": 500,
+    "embedding_dim": 8,
+    "units": 8,
+}
+
+
+@pytest.fixture(scope="session")
+def tfds_dir() -> Path:
+    """A tensorflow-datasets data dir that outlives one test session."""
+    path = Path(os.environ.get("RNN_TEST_DATA_DIR", ROOT / ".cache" / "tensorflow_datasets"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def mirror() -> str:
+    """The data mirror the tests read, as the project's option takes it."""
+    root = mirror_root()
+    return str(root) if root else ""

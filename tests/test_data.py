@@ -1,0 +1,159 @@
+"""Data layer: the IMDB builder on a generated archive, mirrors, offline
+failures, bring-your-own files, seeded splits and bucketing."""
+
+import hashlib
+import io
+import socket
+import tarfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from tensorflow_datasets.core.download.checksums import UrlInfo
+
+from data import imdb
+from data.imdb import load_imdb, read_reviews
+from data.mirror import MIRROR_ENV, DatasetUnavailableError
+from data.pipeline import Examples, bucketed_batches, carve
+
+REVIEWS = {
+    "aclImdb/train/pos/0_9.txt": "A joy.<br /><br />Loved it.",
+    "aclImdb/train/pos/1_8.txt": "Great cast, great script.",
+    "aclImdb/train/neg/2_1.txt": "Dull and far too long.",
+    "aclImdb/test/pos/3_10.txt": "Wonderful — a film for everyone.",
+    "aclImdb/test/neg/4_2.txt": "I want those two hours back.",
+    "aclImdb/train/unsup/5_0.txt": "No label here.",
+}
+
+
+def write_archive(mirror, reviews=REVIEWS):
+    """An aclImdb_v1.tar.gz with the upstream member layout, in `mirror`."""
+    path = mirror / "aclImdb" / "aclImdb_v1.tar.gz"
+    path.parent.mkdir(parents=True)
+    with tarfile.open(path, "w:gz") as archive:
+        for name, text in reviews.items():
+            data = text.encode("utf-8")
+            member = tarfile.TarInfo(name)
+            member.size = len(data)
+            archive.addfile(member, io.BytesIO(data))
+    return path
+
+
+def pin(monkeypatch, archive):
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    info = UrlInfo(size=archive.stat().st_size, checksum=digest, filename=archive.name)
+    monkeypatch.setattr(imdb, "MIRROR_ARCHIVE_INFO", info)
+
+
+def test_generated_archive_is_prepared_and_parsed(tmp_path, monkeypatch):
+    """The builder reads a mirror's archive into labelled train/test splits."""
+    pin(monkeypatch, write_archive(tmp_path / "mirror"))
+    splits = load_imdb(mirror=tmp_path / "mirror", data_dir=tmp_path / "tfds")
+    train = dict(zip(splits["train"].inputs, splits["train"].targets, strict=True))
+    assert train == {
+        "A joy.<br /><br />Loved it.": 1,
+        "Great cast, great script.": 1,
+        "Dull and far too long.": 0,
+    }
+    test = dict(zip(splits["test"].inputs, splits["test"].targets, strict=True))
+    assert test == {"Wonderful — a film for everyone.": 1, "I want those two hours back.": 0}
+
+
+def test_mirror_archive_with_another_checksum_is_rejected(tmp_path):
+    """An archive that is not the pinned repack fails tfds's checksum check."""
+    write_archive(tmp_path / "mirror")
+    with pytest.raises(Exception, match="wrong checksum"):
+        load_imdb(mirror=tmp_path / "mirror", data_dir=tmp_path / "tfds")
+
+
+def test_mirror_without_the_file_names_the_missing_path(tmp_path):
+    (tmp_path / "mirror").mkdir()
+    with pytest.raises(DatasetUnavailableError, match="aclImdb/aclImdb_v1.tar.gz"):
+        load_imdb(mirror=tmp_path / "mirror", data_dir=tmp_path / "tfds")
+
+
+def test_offline_without_mirror_fails_before_any_download(tmp_path, monkeypatch):
+    """No network and no mirror: our probe fails; tfds's retrying download never starts."""
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+
+    def unreachable(*args, **kwargs):
+        raise OSError("Network is unreachable")
+
+    def must_not_download(*args, **kwargs):
+        raise AssertionError("tfds download was attempted")
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    monkeypatch.setattr(tfds.download.DownloadManager, "download", must_not_download)
+    with pytest.raises(DatasetUnavailableError) as error:
+        load_imdb(mirror=None, data_dir=tmp_path / "tfds")
+    assert imdb.ARCHIVE.url in str(error.value)
+    assert "--data-mirror" in str(error.value) and MIRROR_ENV in str(error.value)
+
+
+def test_csv_rows_become_examples(tmp_path):
+    path = tmp_path / "reviews.csv"
+    path.write_text('text,label\n"Loved it, truly.",pos\n"Two\nlines",0\nMeh,Negative\n')
+    (examples,) = read_reviews(path).values()
+    assert examples.inputs.tolist() == ["Loved it, truly.", "Two\nlines", "Meh"]
+    assert examples.targets.tolist() == [1, 0, 0]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("text,label\ngood,1\nbad,0,extra\n", r"bad\.csv, line 3: expected 2 fields"),
+        ('text,label\ngood,1\n"multi\nline",1\nbad,maybe\n', r"bad\.csv, line 5: label 'maybe'"),
+        ("review,score\ngood,1\n", r"bad\.csv, line 1: expected a header"),
+        ("text,label\n", r"bad\.csv: no examples"),
+    ],
+)
+def test_malformed_csv_names_file_and_line(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message):
+        read_reviews(path)
+
+
+def test_non_utf8_file_names_the_line(tmp_path):
+    path = tmp_path / "bad.tsv"
+    path.write_bytes(b"text\tlabel\ngood\t1\n\xff\xfe\t0\n")
+    with pytest.raises(ValueError, match=r"bad\.tsv, line 3: not UTF-8"):
+        read_reviews(path)
+
+
+def test_aclimdb_like_folder_is_read(tmp_path):
+    for name, text in REVIEWS.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    splits = read_reviews(tmp_path / "aclImdb")
+    assert len(splits["train"]) == 3 and len(splits["test"]) == 2
+
+
+def test_carve_is_seeded_and_disjoint():
+    examples = Examples(np.arange(100), np.arange(100) % 2)
+    kept, held = carve(examples, 0.1, seed=7)
+    again, _ = carve(examples, 0.1, seed=7)
+    assert len(held) == 10 and len(kept) == 90
+    assert sorted([*kept.inputs, *held.inputs]) == list(range(100))
+    np.testing.assert_array_equal(kept.inputs, again.inputs)
+
+
+def test_buckets_pad_per_batch_never_truncate_and_reshuffle():
+    lengths = np.random.default_rng(0).integers(1, 3000, size=200)
+    sequences = tf.ragged.constant([[1] * int(n) for n in lengths])
+    dataset = tf.data.Dataset.from_tensor_slices((sequences, tf.range(200))).map(
+        lambda sequence, index: (sequence, index)
+    )
+    batches = bucketed_batches(
+        dataset, lambda sequence, _: tf.shape(sequence)[0], 8, training=True, seed=0
+    )
+    first = [batch for batch in batches.as_numpy_iterator()]
+    seen = np.concatenate([index for _, index in first])
+    assert sorted(seen.tolist()) == list(range(200))
+    for padded, index in first:
+        assert padded.shape[1] == lengths[index].max()
+        assert padded.sum() == lengths[index].sum()
+    second = np.concatenate([index for _, index in batches.as_numpy_iterator()])
+    assert not np.array_equal(seen, second)
