@@ -13,12 +13,12 @@ CELLS = {"simple": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
 
 
 def token_embedding(
-    token_ids: keras.KerasTensor, vocabulary_size: int, embedding_dim: int
+    token_ids: keras.KerasTensor, vocabulary_size: int, embedding_dim: int, name: str = "tokens"
 ) -> keras.KerasTensor:
     """Embeds right-padded token ids; id 0 is padding and becomes the mask."""
-    return layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, name="embedding")(
-        token_ids
-    )
+    return layers.Embedding(
+        vocabulary_size, embedding_dim, mask_zero=True, name=f"{name}_embedding"
+    )(token_ids)
 
 
 def recurrent_stack(

@@ -118,9 +118,13 @@ class Task(abc.ABC):
         return {}
 
     def count_tokens(self, batches: tf.data.Dataset) -> tuple[int, int]:
-        """(real, padded) timesteps in one pass over integer-token batches."""
+        """(real, padded) timesteps in one pass over integer-token batches.
+
+        Several inputs (say words and bigrams) are aligned, so the first counts.
+        """
         real = padded = 0
         for inputs, _ in batches:
-            real += int(tf.math.count_nonzero(inputs))
-            padded += int(tf.size(inputs))
+            ids = tf.nest.flatten(inputs)[0]
+            real += int(tf.math.count_nonzero(ids))
+            padded += int(tf.size(ids))
         return real, padded

@@ -16,6 +16,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from data.imdb import load_imdb, read_reviews
 from data.pipeline import Examples, bucketed_batches
+from data.text import WordBigramIds
 from models.heads import POOLINGS, summarize
 from models.recurrent import CELLS, token_embedding
 from tasks.base import Task
@@ -25,22 +26,14 @@ from tasks.export import Serving
 LABEL_NAMES = ("negative", "positive")
 
 
-def standardize(texts: tf.Tensor) -> tf.Tensor:
-    """Lower-cases, drops IMDB's `<br />` tags and splits off punctuation.
-
-    Punctuation becomes its own token ("great!" -> "great !") because "!"
-    and "?" carry sentiment, and "great" should share its embedding either way.
-    """
-    texts = tf.strings.lower(texts)
-    texts = tf.strings.regex_replace(texts, r"<br\s*/?>", " ")
-    return tf.strings.regex_replace(texts, r"([^\w\s'])", r" \1 ")
-
-
 @dataclass
 class SentimentConfig:
     """The model and its preprocessing; defaults reproduce the benchmark."""
 
     vocabulary_size: int = option(30_000, "most frequent training words kept; others -> [UNK]")
+    bigram_vocabulary_size: int = option(
+        100_000, "most frequent training bigrams embedded beside the words (0 = words only)"
+    )
     embedding_dim: int = option(128, "width of the learned word vectors (no pretraining)")
     cell: str = option("gru", "recurrent cell", tuple(CELLS))
     units: int = option(64, "units per direction and layer")
@@ -68,30 +61,32 @@ class Sentiment(Task):
         return load_imdb(self.data.data_mirror or None, self.data.data_dir or None)
 
     def adapt(self, train: Examples) -> None:
-        self.vectorizer = self._vectorizer()
-        self.vectorizer.adapt(tf.data.Dataset.from_tensor_slices(train.inputs.tolist()).batch(512))
+        self.restore({})
+        self.ids.adapt(train.inputs.tolist())
 
     def state(self) -> dict:
-        return {"vocabulary": self.vectorizer.get_vocabulary()}
+        return self.ids.vocabularies()
 
     def restore(self, state: dict) -> None:
-        self.vectorizer = self._vectorizer(vocabulary=state["vocabulary"])
-
-    def _vectorizer(self, vocabulary=None) -> layers.TextVectorization:
-        return layers.TextVectorization(
-            max_tokens=self.config.vocabulary_size, standardize=standardize, vocabulary=vocabulary
-        )
+        config = self.config
+        self.ids = WordBigramIds(config.vocabulary_size, config.bigram_vocabulary_size, state)
 
     def batches(self, examples: Examples, training: bool) -> tf.data.Dataset:
         dataset = tf.data.Dataset.from_tensor_slices(
             (examples.inputs.tolist(), examples.targets.astype("float32"))
         )
+        # Featurize one text at a time (a batch of one, unpadded) so batches
+        # can then group texts of similar length.
         dataset = dataset.map(
-            lambda text, label: (self.vectorizer(text), label), num_parallel_calls=tf.data.AUTOTUNE
+            lambda text, label: (
+                {name: ids[0] for name, ids in self.ids(text[None]).items()},
+                label,
+            ),
+            num_parallel_calls=tf.data.AUTOTUNE,
         ).cache()
         return bucketed_batches(
             dataset,
-            lambda ids, _: tf.shape(ids)[0],
+            lambda ids, _: tf.shape(ids["words"])[0],
             self.train.batch_size,
             training=training,
             seed=self.train.seed,
@@ -99,9 +94,14 @@ class Sentiment(Task):
 
     def build_model(self) -> keras.Model:
         config = self.config
-        token_ids = keras.Input((None,), dtype="int64", name="token_ids")
-        embedded = token_embedding(
-            token_ids, self.vectorizer.vocabulary_size(), config.embedding_dim
+        inputs = {name: keras.Input((None,), dtype="int64", name=name) for name in self.ids.lookups}
+        embedded = [
+            token_embedding(ids, self.ids.vocabulary_size(name), config.embedding_dim, name)
+            for name, ids in inputs.items()
+        ]
+        # Summing keeps one vector per word: the word's and its bigram's.
+        embedded = (
+            layers.Add(name="word_and_bigram")(embedded) if len(embedded) > 1 else embedded[0]
         )
         summary = summarize(
             embedded,
@@ -115,23 +115,26 @@ class Sentiment(Task):
         )
         summary = layers.Dropout(config.head_dropout, name="head_dropout")(summary)
         probability = layers.Dense(1, activation="sigmoid", name="probability")(summary)
-        return keras.Model(token_ids, probability, name="sentiment")
+        return keras.Model(inputs, probability, name="sentiment")
 
     def compile_arguments(self) -> dict:
         return {"loss": "binary_crossentropy", "metrics": ["accuracy"]}
 
     def serving(self, model: keras.Model) -> Serving:
-        vectorizer, names = self.vectorizer, tf.constant(LABEL_NAMES)
+        ids, names = self.ids, tf.constant(LABEL_NAMES)
 
         def serve(texts):
-            token_ids = vectorizer(texts)
             # One extra (masked) padding step keeps an all-empty batch non-empty.
-            token_ids = tf.pad(token_ids, [[0, 0], [0, 1]])
-            probability = model(token_ids, training=False)[:, 0]
+            features = {
+                name: tf.pad(values, [[0, 0], [0, 1]]) for name, values in ids(texts).items()
+            }
+            probability = model(features, training=False)[:, 0]
             label = tf.gather(names, tf.cast(probability >= 0.5, tf.int32))
             return {"probability": probability, "label": label}
 
-        return Serving(serve, [tf.TensorSpec([None], tf.string, name="texts")], [vectorizer])
+        return Serving(
+            serve, [tf.TensorSpec([None], tf.string, name="texts")], list(ids.lookups.values())
+        )
 
     def score(self, outputs: dict, examples: Examples) -> dict:
         predicted = (np.asarray(outputs["probability"]) >= 0.5).astype("int64")
