@@ -10,7 +10,10 @@ import shlex
 import sys
 from pathlib import Path
 
+from data.errors import USER_ERRORS
 from tasks import TASKS
+from tasks.evaluation import evaluate, predict_inputs, publish
+from tasks.runner import load_task
 
 
 def parser() -> argparse.ArgumentParser:
@@ -37,9 +40,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> None:
     options = parser().parse_args(argv)
-    from tasks.evaluation import evaluate, predict_inputs, publish
-    from tasks.runner import load_task
-
     task = load_task(options.model)
     if task.name != options.task:
         raise SystemExit(f"{options.model} holds a {task.name} run, not {options.task}")
@@ -60,4 +60,7 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    try:
+        main(sys.argv[1:])
+    except USER_ERRORS as error:
+        sys.exit(f"error: {error}")

@@ -6,8 +6,10 @@ import sys
 import time
 from pathlib import Path
 
+from data.errors import USER_ERRORS
 from tasks import TASKS
 from tasks.config import DataConfig, TrainConfig, add_options, from_options
+from tasks.runner import train
 
 
 def parser() -> argparse.ArgumentParser:
@@ -37,8 +39,6 @@ def main(argv: list[str]) -> None:
         from_options(DataConfig, options),
     )
     run_dir = options.run_dir or Path("runs") / f"{task.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    from tasks.runner import train
-
     command = shlex.join(["python", "train.py", *argv])
     metrics = train(task, run_dir, command=command)
     print(f"run directory: {run_dir}")
@@ -46,4 +46,7 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    try:
+        main(sys.argv[1:])
+    except USER_ERRORS as error:
+        sys.exit(f"error: {error}")

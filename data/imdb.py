@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core.download.checksums import UrlInfo
+from tensorflow_datasets.core.download.download_manager import NonMatchingChecksumError
 from tensorflow_datasets.datasets.imdb_reviews import imdb_reviews_dataset_builder as catalog
 
+from data.errors import DataFormatError, DatasetUnavailableError
 from data.mirror import RemoteFile, mirror_root, mirrored_file, require_reachable
 from data.tables import Examples, read_labelled_table
 
@@ -62,7 +64,13 @@ def load_imdb(
         else:
             archive = mirrored_file(ARCHIVE, root)
             config = tfds.download.DownloadConfig(manual_dir=str(archive.parent))
-        builder.download_and_prepare(download_config=config)
+        try:
+            builder.download_and_prepare(download_config=config)
+        except NonMatchingChecksumError as error:
+            raise DatasetUnavailableError(
+                f"The IMDB archive is neither the official release nor the pinned mirror "
+                f"repack, so it was not used. {error}"
+            ) from None
     splits = {}
     for split in ("train", "test"):
         tensors = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
@@ -79,7 +87,7 @@ def read_review_folder(root: Path) -> dict[str, Examples]:
         for label, name in enumerate(LABELS):
             folder = root / split / name
             if not folder.is_dir():
-                raise ValueError(
+                raise DataFormatError(
                     f"{root}: expected the aclImdb layout with folder {split}/{name}/ "
                     "holding one review per .txt file"
                 )
@@ -109,7 +117,7 @@ def read_reviews(path: str | os.PathLike) -> dict[str, Examples]:
                 split: read_labelled_table(path / f"{split}{suffix}", LABELS)
                 for split in ("train", "test")
             }
-    raise ValueError(
+    raise DataFormatError(
         f"{path}: expected a CSV/TSV file, a folder with train.csv and test.csv, "
         "or an aclImdb-like folder with train/ and test/"
     )
@@ -119,4 +127,6 @@ def _read_utf8(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8").strip()
     except UnicodeDecodeError as error:
-        raise ValueError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+        raise DataFormatError(
+            f"{path}: not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None

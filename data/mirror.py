@@ -14,15 +14,13 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
+from data.errors import DatasetUnavailableError
+
 MIRROR_ENV = "RNN_DATA_MIRROR"
 MIRROR_HINT = (
     f"pass --data-mirror DIR (or set {MIRROR_ENV}=DIR) to read a local mirror laid out "
     "like shared/datasets instead"
 )
-
-
-class DatasetUnavailableError(RuntimeError):
-    """A dataset can be neither read from the mirror nor downloaded."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from data.errors import DataFormatError
 from data.pipeline import Examples
 
 LABEL_ALIASES = {"neg": ("0", "neg", "negative"), "pos": ("1", "pos", "positive")}
@@ -15,7 +16,7 @@ def read_labelled_table(path: Path, label_names: tuple[str, ...]) -> Examples:
     """Reads a table with a `text,label` header (tab-separated for .tsv/.tab).
 
     A label is the class's index, its name or, for neg/pos, an alias such as
-    `positive`. Any malformed row raises `ValueError` naming file and line.
+    `positive`. Any malformed row raises `DataFormatError` naming file and line.
     """
     lookup = {}
     for index, name in enumerate(label_names):
@@ -27,7 +28,7 @@ def read_labelled_table(path: Path, label_names: tuple[str, ...]) -> Examples:
     try:
         header = [field.strip().lower() for field in next(reader, [])]
         if "text" not in header or "label" not in header:
-            raise ValueError(
+            raise DataFormatError(
                 f"{path}, line 1: expected a header naming the columns 'text' and 'label', "
                 f"got {header}"
             )
@@ -38,22 +39,22 @@ def read_labelled_table(path: Path, label_names: tuple[str, ...]) -> Examples:
             if not row:
                 continue
             if len(row) != len(header):
-                raise ValueError(
+                raise DataFormatError(
                     f"{path}, line {start}: expected {len(header)} fields "
                     f"({', '.join(header)}), got {len(row)}"
                 )
             label = row[label_column].strip().lower()
             if label not in lookup:
-                raise ValueError(
+                raise DataFormatError(
                     f"{path}, line {start}: label {row[label_column]!r} is not one of "
                     f"{sorted(lookup)}"
                 )
             texts.append(row[text_column])
             labels.append(lookup[label])
     except csv.Error as error:
-        raise ValueError(f"{path}, line {reader.line_num}: {error}") from None
+        raise DataFormatError(f"{path}, line {reader.line_num}: {error}") from None
     if not texts:
-        raise ValueError(f"{path}: no examples after the header")
+        raise DataFormatError(f"{path}: no examples after the header")
     return Examples(np.array(texts, dtype=object), np.array(labels, dtype="int64"))
 
 
@@ -63,4 +64,4 @@ def _decode(path: Path) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
-        raise ValueError(f"{path}, line {line}: not UTF-8 ({error.reason})") from None
+        raise DataFormatError(f"{path}, line {line}: not UTF-8 ({error.reason})") from None

@@ -64,6 +64,7 @@ class Task(abc.ABC):
         train, validation = carve(rest, fraction, seed)
         if self.train.limit:
             train = train.take(np.arange(min(self.train.limit, len(train))))
+            validation = validation.take(np.arange(min(self.train.limit, len(validation))))
         return Splits(train, validation, test)
 
     # 2. Preprocessing fitted on train only, saved with the run.

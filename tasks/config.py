@@ -28,7 +28,7 @@ class TrainConfig:
     patience: int = option(2, "epochs without validation improvement before stopping")
     validation_fraction: float = option(0.1, "share of train held out, with --seed, to validate")
     seed: int = option(0, "seeds weights, dropout, shuffling and the validation split")
-    limit: int = option(0, "train on this many examples only (0 = all); for smoke runs")
+    limit: int = option(0, "use this many train and validation examples (0 = all); smoke runs")
     steps_per_epoch: int = option(0, "batches per epoch (0 = one full pass)")
 
 

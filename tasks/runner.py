@@ -25,6 +25,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from tasks import TASKS  # noqa: E402
 from tasks.base import Task  # noqa: E402
@@ -138,7 +139,7 @@ def _save_or_check_config(task: Task, run_dir: Path, command: str) -> None:
         saved = json.loads(path.read_text())
         for part in ("task", "config", "train"):
             if saved[part] != settings[part]:
-                raise ValueError(
+                raise FileExistsError(
                     f"{run_dir} holds an interrupted run with other {part} settings "
                     f"({saved[part]}); resume with the same options or choose another --run-dir"
                 )
@@ -202,6 +203,7 @@ def plot_history(history: list[dict], path: Path) -> None:
                 epochs, [row[f"val_{name}"] for row in history], marker="o", label="validation"
             )
         axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.set_title(name)
         axis.legend()
     figure.tight_layout()

@@ -13,8 +13,9 @@ import tensorflow_datasets as tfds
 from tensorflow_datasets.core.download.checksums import UrlInfo
 
 from data import imdb
+from data.errors import DataFormatError, DatasetUnavailableError
 from data.imdb import load_imdb, read_reviews
-from data.mirror import MIRROR_ENV, DatasetUnavailableError
+from data.mirror import MIRROR_ENV
 from data.pipeline import Examples, bucketed_batches, carve
 
 REVIEWS = {
@@ -63,7 +64,7 @@ def test_generated_archive_is_prepared_and_parsed(tmp_path, monkeypatch):
 def test_mirror_archive_with_another_checksum_is_rejected(tmp_path):
     """An archive that is not the pinned repack fails tfds's checksum check."""
     write_archive(tmp_path / "mirror")
-    with pytest.raises(Exception, match="wrong checksum"):
+    with pytest.raises(DatasetUnavailableError, match="wrong checksum"):
         load_imdb(mirror=tmp_path / "mirror", data_dir=tmp_path / "tfds")
 
 
@@ -111,14 +112,14 @@ def test_csv_rows_become_examples(tmp_path):
 def test_malformed_csv_names_file_and_line(tmp_path, content, message):
     path = tmp_path / "bad.csv"
     path.write_text(content)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(DataFormatError, match=message):
         read_reviews(path)
 
 
 def test_non_utf8_file_names_the_line(tmp_path):
     path = tmp_path / "bad.tsv"
     path.write_bytes(b"text\tlabel\ngood\t1\n\xff\xfe\t0\n")
-    with pytest.raises(ValueError, match=r"bad\.tsv, line 3: not UTF-8"):
+    with pytest.raises(DataFormatError, match=r"bad\.tsv, line 3: not UTF-8"):
         read_reviews(path)
 
 

@@ -69,7 +69,7 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
     assert [row["epoch"] for row in first_two] == [0, 1]
 
     monkeypatch.setattr(runner, "_callbacks", callbacks)
-    with pytest.raises(ValueError, match="other train settings"):
+    with pytest.raises(FileExistsError, match="other train settings"):
         runner.train(tiny_task(data, epochs=5), tmp_path / "run")
     metrics = runner.train(tiny_task(data, epochs=3), tmp_path / "run")
     history = runner.read_history(tmp_path / "run" / "history.csv")
