@@ -50,62 +50,76 @@ def train(task: Task, run_dir: Path, command: str = "") -> dict:
         task.load_state(state)
     else:
         task.adapt(splits.train)
-        _write_atomically(state, lambda path: task.save_state(path))
+        _write_atomically(state, task.save_state)
 
     model = task.build_model()
-    clipnorm = task.train.clipnorm or None
     model.compile(
-        optimizer=keras.optimizers.Adam(task.train.learning_rate, clipnorm=clipnorm),
+        optimizer=keras.optimizers.Adam(
+            task.train.learning_rate, clipnorm=task.train.clipnorm or None
+        ),
         **task.compile_arguments(),
     )
     train_batches = task.batches(splits.train, training=True)
     validation_batches = task.batches(splits.validation, training=False)
-    history_path = run_dir / "history.csv"
     model.fit(
         train_batches.repeat() if task.train.steps_per_epoch else train_batches,
         validation_data=validation_batches,
         epochs=task.train.epochs,
         steps_per_epoch=task.train.steps_per_epoch or None,
-        callbacks=_callbacks(task, run_dir, read_history(history_path)),
+        callbacks=_callbacks(task, run_dir, read_history(run_dir / "history.csv")),
         verbose=1 if sys.stdout.isatty() else 2,
         shuffle=False,  # the batches are shuffled by tf.data, afresh every epoch
     )
     model.load_weights(run_dir / "best.weights.h5")
     export(model, task.serving(model), run_dir / "export")
 
-    history = read_history(history_path)
+    history = read_history(run_dir / "history.csv")
     plot_history(history, run_dir / "training_curve.png")
-    seconds = sum(row["epoch_seconds"] for row in history)
-    real, padded = task.count_tokens(train_batches)
-    full_passes = not task.train.steps_per_epoch
     metrics = {
         "validation": model.evaluate(validation_batches, return_dict=True, verbose=0),
         "epochs": len(history),
         "best_epoch": 1 + _best_index(history, task),
-        "train_seconds": round(seconds, 1),
         "train_examples": len(splits.train),
-        "tokens_per_epoch": real,
-        "tokens_per_second": round(real * len(history) / seconds) if full_passes else None,
-        "padded_tokens_per_second": round(padded * len(history) / seconds) if full_passes else None,
+        **_throughput(task, train_batches, history),
     }
     write_json(run_dir / "metrics.json", metrics)
     return metrics
 
 
+def _throughput(task: Task, train_batches, history: list[dict]) -> dict:
+    """Wall time of all epochs, and timesteps per second of the training steps."""
+    real, padded = task.count_tokens(train_batches)
+    fit_seconds = sum(row["fit_seconds"] for row in history)
+    # With steps_per_epoch an epoch is not one pass, so tokens are unknown.
+    passes = 0 if task.train.steps_per_epoch else len(history)
+    return {
+        "train_seconds": round(sum(row["epoch_seconds"] for row in history), 1),
+        "tokens_per_epoch": real,
+        "tokens_per_second": round(real * passes / fit_seconds) if passes else None,
+        "padded_tokens_per_second": round(padded * passes / fit_seconds) if passes else None,
+    }
+
+
 class EpochTimer(keras.callbacks.Callback):
-    """Puts each epoch's wall time (validation included) into the logs, so
-    that history.csv keeps the training time across interruptions."""
+    """Writes each epoch's wall time into its logs, so that history.csv keeps
+    it across interruptions: `fit_seconds` for the training steps alone,
+    `epoch_seconds` with validation too."""
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.perf_counter()
+        self.started = self.fitted = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.fitted = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
+        logs["fit_seconds"] = self.fitted - self.started
         logs["epoch_seconds"] = time.perf_counter() - self.started
 
 
 def _callbacks(task: Task, run_dir: Path, history: list[dict]) -> list:
     monitor, mode = task.monitor, task.monitor_mode
-    best_so_far = [row[monitor] for row in history if monitor in row]
+    # A resumed run must beat the best epoch before the interruption.
+    best_so_far = history[_best_index(history, task)][monitor] if history else None
     return [
         EpochTimer(),
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
@@ -115,11 +129,11 @@ def _callbacks(task: Task, run_dir: Path, history: list[dict]) -> list:
             mode=mode,
             save_best_only=True,
             save_weights_only=True,
-            initial_value_threshold=(max if mode == "max" else min)(best_so_far)
-            if best_so_far
-            else None,
+            initial_value_threshold=best_so_far,
         ),
-        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=task.train.patience),
+        keras.callbacks.EarlyStopping(
+            monitor=monitor, mode=mode, patience=task.train.patience, baseline=best_so_far
+        ),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "logs")),
     ]
@@ -181,6 +195,7 @@ def read_history(path: Path) -> list[dict]:
 
 
 def _best_index(history: list[dict], task: Task) -> int:
+    """The epoch (from 0) with the best monitored validation metric."""
     values = [row[task.monitor] for row in history]
     return values.index(max(values) if task.monitor_mode == "max" else min(values))
 
@@ -190,9 +205,9 @@ def plot_history(history: list[dict], path: Path) -> None:
     names = [
         key
         for key in history[0]
-        if key not in ("epoch", "epoch_seconds")
+        if key not in ("epoch", "learning_rate")
         and not key.startswith("val_")
-        and key != "learning_rate"
+        and not key.endswith("_seconds")
     ]
     figure, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
     epochs = [row["epoch"] + 1 for row in history]
