@@ -9,7 +9,7 @@ from keras import layers, ops
 
 from models.recurrent import recurrent_stack
 
-POOLINGS = ("last", "max", "mean", "attention")
+POOLINGS = ("last", "max", "mean", "max_mean", "attention")
 
 
 def _step_mask(inputs, mask):
@@ -32,6 +32,23 @@ class MaskedMaxPooling(layers.Layer):
         pooled = ops.max(ops.where(valid, inputs, -1e9), axis=1)
         # An all-padding sequence (an empty text) pools to zeros, not -1e9.
         return ops.where(ops.any(valid, axis=1), pooled, 0.0)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+
+@keras.saving.register_keras_serializable(package="rnn_suite")
+class MaskedMeanPooling(layers.Layer):
+    """Mean over the unmasked timesteps; zeros for an all-padding sequence,
+    where Keras's average pooling would divide by zero."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        weights = _step_mask(inputs, mask)
+        return ops.sum(inputs * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
 
     def compute_mask(self, inputs, mask=None):
         return None
@@ -70,15 +87,19 @@ def summarize(inputs: keras.KerasTensor, pooling: str = "max", **encoder) -> ker
     """Runs `recurrent_stack(inputs, **encoder)` and pools it to `(batch, width)`.
 
     `last` keeps the final recurrent state (both directions' final states
-    when bidirectional); the others pool the whole output sequence.
+    when bidirectional); the others pool the whole output sequence, and
+    `max_mean` concatenates the max and the mean.
     """
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
     if pooling == "last":
         return recurrent_stack(inputs, return_sequences=False, **encoder)
     sequence = recurrent_stack(inputs, return_sequences=True, **encoder)
-    if pooling == "max":
-        return MaskedMaxPooling(name="max_pooling")(sequence)
-    if pooling == "mean":
-        return layers.GlobalAveragePooling1D(name="mean_pooling")(sequence)
-    return AttentionPooling(name="attention_pooling")(sequence)
+    if pooling == "attention":
+        return AttentionPooling(name="attention_pooling")(sequence)
+    pooled = []
+    if "max" in pooling:
+        pooled.append(MaskedMaxPooling(name="max_pooling")(sequence))
+    if "mean" in pooling:
+        pooled.append(MaskedMeanPooling(name="mean_pooling")(sequence))
+    return pooled[0] if len(pooled) == 1 else layers.Concatenate(name="max_mean")(pooled)

@@ -46,11 +46,12 @@ def test_padding_does_not_change_the_summary(pooling, cell):
     np.testing.assert_allclose(model(sequence), model(padded), atol=1e-5)
 
 
-def test_all_padding_pools_to_zeros():
-    """An empty text (only padding) gives a finite, batch-independent summary."""
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_all_padding_gives_a_finite_batch_independent_summary(pooling):
+    """An empty text (only padding) must not give NaN or depend on its batch."""
     token_ids = keras.Input((None,), dtype="int64")
     embedded = token_embedding(token_ids, vocabulary_size=20, embedding_dim=6)
-    model = keras.Model(token_ids, summarize(embedded, pooling="max", units=5))
+    model = keras.Model(token_ids, summarize(embedded, pooling=pooling, units=5))
     alone = model(np.array([[0, 0]]))
     beside_text = model(np.array([[0, 0], [4, 5]]))[:1]
     np.testing.assert_allclose(alone, beside_text, atol=1e-6)
