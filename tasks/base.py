@@ -34,6 +34,8 @@ class Task(abc.ABC):
     name: ClassVar[str]
     Config: ClassVar[type]
     # The validation metric that picks the best epoch and stops training.
+    # The loss, by default: it moves smoothly, where accuracy on a few
+    # thousand examples jumps by single examples.
     monitor: ClassVar[str] = "val_loss"
     monitor_mode: ClassVar[str] = "min"
     # The test metric a benchmark is judged by, and the benchmark's dataset.

@@ -41,7 +41,7 @@ class SentimentConfig:
     bidirectional: bool = option(True, "read the review both ways")
     dropout: float = option(0.4, "dropout on each recurrent layer's input")
     residual: bool = option(False, "residual connections between stacked layers")
-    pooling: str = option("max", "how the sequence is reduced to one vector", POOLINGS)
+    pooling: str = option("max_mean", "how the sequence is reduced to one vector", POOLINGS)
     head_dropout: float = option(0.5, "dropout on the pooled vector before the classifier")
 
 
@@ -50,8 +50,6 @@ class Sentiment(Task):
 
     name = "sentiment"
     Config = SentimentConfig
-    monitor = "val_accuracy"
-    monitor_mode = "max"
     headline_metric = "accuracy"
     dataset_name = "IMDB reviews (tfds imdb_reviews/plain_text 1.0.0)"
 
