@@ -29,6 +29,7 @@ def evaluate(run_dir: Path, data: DataConfig | None = None, command: str = "") -
     serve = load_serving(latest_version(run_dir / "export"))
     outputs = predict(serve, splits.test.inputs)
     training = json.loads((run_dir / "metrics.json").read_text())
+    settings = json.loads((run_dir / "config.json").read_text())
     report = {
         "task": task.name,
         "dataset": task.data.dataset or task.dataset_name,
@@ -40,10 +41,12 @@ def evaluate(run_dir: Path, data: DataConfig | None = None, command: str = "") -
         "baselines": task.baselines(splits),
         "train_seconds": training["train_seconds"],
         "epochs": training["epochs"],
+        "best_epoch": training["best_epoch"],
         "tokens_per_second": training["tokens_per_second"],
         "padded_tokens_per_second": training["padded_tokens_per_second"],
         "machine": machine(),
-        "command": " && ".join(part for part in (_train_command(run_dir), command) if part),
+        "command": " && ".join(part for part in (settings["command"], command) if part),
+        "settings": {part: settings[part] for part in ("config", "train")},
     }
     write_json(run_dir / "evaluation.json", report)
     return report
@@ -56,10 +59,6 @@ def machine() -> dict:
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
     }
-
-
-def _train_command(run_dir: Path) -> str:
-    return json.loads((run_dir / "config.json").read_text()).get("command", "")
 
 
 def publish(report: dict, benchmarks: Path = BENCHMARKS, readme: Path = README) -> Path:
