@@ -31,13 +31,17 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> None:
-    options = parser().parse_args(argv)
+    command_line = parser()
+    options = command_line.parse_args(argv)
     task_class = TASKS[options.task]
-    task = task_class(
-        from_options(task_class.Config, options),
-        from_options(TrainConfig, options),
-        from_options(DataConfig, options),
-    )
+    try:
+        task = task_class(
+            from_options(task_class.Config, options),
+            from_options(TrainConfig, options),
+            from_options(DataConfig, options),
+        )
+    except ValueError as error:
+        command_line.error(str(error))
     run_dir = options.run_dir or Path("runs") / f"{task.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     command = shlex.join(["python", "train.py", *argv])
     metrics = train(task, run_dir, command=command)

@@ -31,6 +31,14 @@ class TrainConfig:
     limit: int = option(0, "use this many train and validation examples (0 = all); smoke runs")
     steps_per_epoch: int = option(0, "batches per epoch (0 = one full pass)")
 
+    def __post_init__(self):
+        require_positive(self, "epochs", "batch_size", "learning_rate", "patience")
+        require_positive(self, "clipnorm", "limit", "steps_per_epoch", or_zero=True)
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise ValueError(
+                f"validation_fraction must be in (0, 1), got {self.validation_fraction}"
+            )
+
 
 @dataclass
 class DataConfig:
@@ -39,6 +47,15 @@ class DataConfig:
     dataset: str = option("", "your own data (file or folder) instead of the benchmark set")
     data_mirror: str = option("", f"local mirror of the upstream files (or env {MIRROR_ENV})")
     data_dir: str = option("", "tensorflow-datasets data dir (default: TFDS_DATA_DIR or ~)")
+
+
+def require_positive(config, *names: str, or_zero: bool = False) -> None:
+    """Raises `ValueError` naming the first field that is not > 0 (or >= 0)."""
+    for name in names:
+        value = getattr(config, name)
+        if value < 0 or (value == 0 and not or_zero):
+            bound = ">= 0" if or_zero else "> 0"
+            raise ValueError(f"{name} must be {bound}, got {value}")
 
 
 def add_options(parser: argparse.ArgumentParser, config_class: type, title: str) -> None:

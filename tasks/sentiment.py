@@ -20,7 +20,7 @@ from data.text import WordBigramIds
 from models.heads import POOLINGS, summarize
 from models.recurrent import CELLS, token_embedding
 from tasks.base import Task
-from tasks.config import option
+from tasks.config import option, require_positive
 from tasks.export import Serving
 
 LABEL_NAMES = ("negative", "positive")
@@ -43,6 +43,13 @@ class SentimentConfig:
     residual: bool = option(False, "residual connections between stacked layers")
     pooling: str = option("max_mean", "how the sequence is reduced to one vector", POOLINGS)
     head_dropout: float = option(0.5, "dropout on the pooled vector before the classifier")
+
+    def __post_init__(self):
+        require_positive(self, "vocabulary_size", "embedding_dim", "units", "depth")
+        require_positive(self, "bigram_vocabulary_size", or_zero=True)
+        for name in ("dropout", "head_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
 
 class Sentiment(Task):

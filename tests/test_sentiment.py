@@ -100,6 +100,28 @@ def test_help_lists_the_task_options():
         assert flag in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--dropout", "1.5"], "dropout must be in [0, 1), got 1.5"),
+        (["--dataset", "{bad}"], "bad.csv, line 3: expected 2 fields"),
+    ],
+)
+def test_bad_input_on_the_command_line_is_one_clear_line(tmp_path, arguments, message):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\ngood,1\nbad,0,extra\n")
+    arguments = [argument.format(bad=bad) for argument in arguments]
+    result = subprocess.run(
+        [sys.executable, "train.py", "sentiment", "--run-dir", str(tmp_path / "run"), *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
 @pytest.fixture(scope="module")
 def imdb_run(tmp_path_factory, mirror, tfds_dir):
     """A few training steps on a small subset of the real IMDB, exported."""
