@@ -4,12 +4,13 @@ The data comes from the tensorflow-datasets catalog builder `imdb_reviews`
 (config `plain_text`, same name, version and data directory, so a copy that
 tfds already prepared is reused). The catalog pins the Stanford archive's
 sha256; the shared mirror holds a content-exact repack with another sha256.
-`ImdbReviews` therefore differs from the catalog builder only when a mirror
-is used: tfds then reads the mirror's archive and verifies it against the
-repack's own pinned checksum. Without a mirror the official archive is
-downloaded and verified against the official checksum, as in the catalog.
+So `ImdbReviews` differs from the catalog builder in one way: an archive
+read from a mirror may match either pin, the official one or the repack's,
+and tfds then verifies it against the pin it matched. Downloads are
+verified against the official checksum, exactly as in the catalog.
 """
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -24,8 +25,9 @@ from data.mirror import RemoteFile, mirror_root, mirrored_file, require_reachabl
 from data.tables import Examples, read_labelled_table
 
 ARCHIVE = RemoteFile(url=catalog._DOWNLOAD_URL, mirror_path="aclImdb/aclImdb_v1.tar.gz")
-# The shared mirror's repack (shared/datasets/SHA256SUMS); every review in it
-# equals the Stanford release, which is pinned by the catalog's checksums.tsv.
+OFFICIAL_ARCHIVE_INFO = catalog.Builder.url_infos[ARCHIVE.url]
+# The shared mirror's repack (shared/datasets/SHA256SUMS): the same 100,000
+# reviews as the Stanford release, packed again.
 MIRROR_ARCHIVE_INFO = UrlInfo(
     size=56_794_761,
     checksum="6f54868fe47379a9133308be157c0fff95eec8180007de04778d80ab264acb13",
@@ -38,16 +40,14 @@ class ImdbReviews(catalog.Builder, skip_registration=True):
     """The catalog's `imdb_reviews`, able to prepare from a verified mirror."""
 
     name = "imdb_reviews"
-
-    def __init__(self, *, mirror: Path | None = None, **kwargs):
-        self.mirror = mirror
-        super().__init__(**kwargs)
+    # The pin a mirror's archive matched; None keeps the catalog's pin.
+    archive_info: UrlInfo | None = None
 
     @property
     def url_infos(self) -> dict[str, UrlInfo]:
         infos = dict(catalog.Builder.url_infos)
-        if self.mirror is not None:
-            infos[ARCHIVE.url] = MIRROR_ARCHIVE_INFO
+        if self.archive_info is not None:
+            infos[ARCHIVE.url] = self.archive_info
         return infos
 
 
@@ -56,27 +56,41 @@ def load_imdb(
 ) -> dict[str, Examples]:
     """Train and test reviews as `Examples`, preparing the tfds copy once."""
     root = mirror_root(mirror)
-    builder = ImdbReviews(mirror=root, data_dir=data_dir, config="plain_text")
+    builder = ImdbReviews(data_dir=data_dir, config="plain_text")
     if not builder.is_prepared():
         if root is None:
             require_reachable(ARCHIVE.url)
             config = tfds.download.DownloadConfig()
         else:
             archive = mirrored_file(ARCHIVE, root)
+            builder.archive_info = known_archive(archive)
             config = tfds.download.DownloadConfig(manual_dir=str(archive.parent))
         try:
             builder.download_and_prepare(download_config=config)
         except NonMatchingChecksumError as error:
-            raise DatasetUnavailableError(
-                f"The IMDB archive is neither the official release nor the pinned mirror "
-                f"repack, so it was not used. {error}"
-            ) from None
+            raise DatasetUnavailableError(f"The IMDB archive was not used: {error}") from None
     splits = {}
     for split in ("train", "test"):
         tensors = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
         texts = np.array([text.decode("utf-8") for text in tensors["text"]], dtype=object)
         splits[split] = Examples(texts, tensors["label"].astype("int64"))
     return splits
+
+
+def known_archive(path: Path) -> UrlInfo:
+    """The pin `path` matches: the official release's or the mirror repack's."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    for info in (OFFICIAL_ARCHIVE_INFO, MIRROR_ARCHIVE_INFO):
+        if digest.hexdigest() == info.checksum:
+            return info
+    raise DatasetUnavailableError(
+        f"{path} has sha256 {digest.hexdigest()}, which is neither the official release's "
+        f"({OFFICIAL_ARCHIVE_INFO.checksum}) nor the shared mirror repack's "
+        f"({MIRROR_ARCHIVE_INFO.checksum}); it was not used"
+    )
 
 
 def read_review_folder(root: Path) -> dict[str, Examples]:

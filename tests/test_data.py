@@ -61,9 +61,26 @@ def test_generated_archive_is_prepared_and_parsed(tmp_path, monkeypatch):
     assert test == {"Wonderful — a film for everyone.": 1, "I want those two hours back.": 0}
 
 
-def test_mirror_archive_with_another_checksum_is_rejected(tmp_path):
-    """An archive that is not the pinned repack fails tfds's checksum check."""
-    write_archive(tmp_path / "mirror")
+def test_mirror_archive_matching_neither_pin_is_rejected(tmp_path):
+    """An archive that is neither the official release nor the repack is not used."""
+    archive = write_archive(tmp_path / "mirror")
+    with pytest.raises(DatasetUnavailableError, match=f"{archive}.*neither the official"):
+        load_imdb(mirror=tmp_path / "mirror", data_dir=tmp_path / "tfds")
+    assert not (tmp_path / "tfds" / "imdb_reviews" / "plain_text" / "1.0.0").exists()
+
+
+def test_tfds_verifies_the_archive_against_the_matched_pin(tmp_path, monkeypatch):
+    """Should the file change after it was identified, tfds's own check refuses it."""
+    archive = write_archive(tmp_path / "mirror")
+    pin(monkeypatch, archive)
+    identify = imdb.known_archive
+
+    def identify_then_change(path):
+        info = identify(path)
+        archive.write_bytes(archive.read_bytes() + b"tampered")
+        return info
+
+    monkeypatch.setattr(imdb, "known_archive", identify_then_change)
     with pytest.raises(DatasetUnavailableError, match="wrong checksum"):
         load_imdb(mirror=tmp_path / "mirror", data_dir=tmp_path / "tfds")
 
