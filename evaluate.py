@@ -4,6 +4,11 @@
 `--predict INPUT ...` runs the exported model on inputs given on the line.
 """
 
+import os
+
+# TensorFlow's C++ start-up notices are noise on a command line.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 import argparse
 import json
 import shlex

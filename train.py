@@ -1,5 +1,10 @@
 """Train a task: `python train.py TASK [options]`; `python train.py TASK --help`."""
 
+import os
+
+# TensorFlow's C++ start-up notices are noise on a command line.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 import argparse
 import shlex
 import sys

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from data.mirror import MIRROR_ENV
 
 
-def option(default, help: str, choices: tuple | None = None):
+def option(default, help: str, choices: tuple | None = None, metavar: str | None = None):
     """A dataclass field whose default comes with its reason."""
-    return field(default=default, metadata={"help": help, "choices": choices})
+    return field(default=default, metadata={"help": help, "choices": choices, "metavar": metavar})
 
 
 @dataclass
@@ -44,9 +44,15 @@ class TrainConfig:
 class DataConfig:
     """Where the data comes from; not part of the model's settings."""
 
-    dataset: str = option("", "your own data (file or folder) instead of the benchmark set")
-    data_mirror: str = option("", f"local mirror of the upstream files (or env {MIRROR_ENV})")
-    data_dir: str = option("", "tensorflow-datasets data dir (default: TFDS_DATA_DIR or ~)")
+    dataset: str = option(
+        "", "your own data (file or folder) instead of the benchmark set", metavar="PATH"
+    )
+    data_mirror: str = option(
+        "", f"local mirror of the upstream files (or env {MIRROR_ENV})", metavar="DIR"
+    )
+    data_dir: str = option(
+        "", "tensorflow-datasets data dir (default: TFDS_DATA_DIR or ~)", metavar="DIR"
+    )
 
 
 def require_positive(config, *names: str, or_zero: bool = False) -> None:
@@ -76,7 +82,8 @@ def add_options(parser: argparse.ArgumentParser, config_class: type, title: str)
                 dest=spec.name,
                 type=kind,
                 choices=spec.metadata.get("choices"),
-                metavar=None if spec.metadata.get("choices") else kind.__name__.upper(),
+                metavar=spec.metadata.get("metavar")
+                or (None if spec.metadata.get("choices") else kind.__name__.upper()),
                 help=help_text,
             )
     parser.set_defaults(**{spec.name: spec.default for spec in dataclasses.fields(config_class)})
