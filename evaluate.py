@@ -1,6 +1,7 @@
 """Score a trained run on test: `python evaluate.py TASK --model RUN_DIR`.
 
-`--benchmark` writes benchmarks/TASK.json and the README's results table;
+`--benchmark` writes benchmarks/TASK.json and the README's results table
+(several `--model` runs combine into one benchmark, e.g. one per horizon);
 `--predict INPUT ...` runs the exported model on inputs given on the line.
 """
 
@@ -17,7 +18,9 @@ from pathlib import Path
 
 from data.errors import USER_ERRORS
 from tasks import TASKS
-from tasks.evaluation import evaluate, predict_inputs, publish
+from tasks.config import add_options, from_options
+from tasks.evaluation import combine, evaluate, publish
+from tasks.export import latest_version, load_export
 from tasks.runner import load_task
 
 
@@ -25,40 +28,58 @@ def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    main.add_argument("task", choices=sorted(TASKS))
-    main.add_argument("--model", type=Path, required=True, help="a run directory of train.py")
-    main.add_argument(
-        "--benchmark",
-        action="store_true",
-        help="also write benchmarks/TASK.json and the README results table",
-    )
-    main.add_argument(
-        "--predict",
-        nargs="+",
-        metavar="INPUT",
-        help="only print the model's outputs for these raw inputs",
-    )
-    main.add_argument("--data-mirror", default=None, help="override the run's data mirror")
-    main.add_argument("--data-dir", default=None, help="override the run's tfds data dir")
+    tasks = main.add_subparsers(dest="task", required=True, metavar="TASK")
+    for name, task_class in TASKS.items():
+        sub = tasks.add_parser(name, help=task_class.__doc__.splitlines()[0])
+        sub.add_argument(
+            "--model", type=Path, nargs="+", required=True, help="run directories of train.py"
+        )
+        sub.add_argument(
+            "--benchmark",
+            action="store_true",
+            help="also write benchmarks/TASK.json and the README results table",
+        )
+        sub.add_argument(
+            "--predict",
+            nargs="*",
+            metavar="INPUT",
+            help="only print the model's outputs for these raw inputs",
+        )
+        sub.add_argument(
+            "--data-mirror", default=None, metavar="DIR", help="override the run's data mirror"
+        )
+        sub.add_argument(
+            "--data-dir", default=None, metavar="DIR", help="override the run's tfds data dir"
+        )
+        add_options(sub, task_class.PredictOptions, "--predict options")
     return main
 
 
 def main(argv: list[str]) -> None:
-    options = parser().parse_args(argv)
-    task = load_task(options.model)
-    if task.name != options.task:
-        raise SystemExit(f"{options.model} holds a {task.name} run, not {options.task}")
-    if options.predict:
-        for row in predict_inputs(task, options.model, options.predict):
+    command_line = parser()
+    options = command_line.parse_args(argv)
+    tasks = [load_task(run_dir) for run_dir in options.model]
+    for run_dir, task in zip(options.model, tasks, strict=True):
+        if task.name != options.task:
+            raise SystemExit(f"{run_dir} holds a {task.name} run, not {options.task}")
+    if options.predict is not None:
+        try:
+            predict_options = from_options(tasks[0].PredictOptions, options)
+        except ValueError as error:
+            command_line.error(str(error))
+        export = load_export(latest_version(options.model[0] / "export"))
+        for row in tasks[0].predict(export, options.predict, predict_options):
             print(json.dumps(row, ensure_ascii=False))
         return
-    if options.data_mirror is not None:
-        task.data.data_mirror = options.data_mirror
-    if options.data_dir is not None:
-        task.data.data_dir = options.data_dir
-    report = evaluate(
-        options.model, task.data, command=shlex.join(["python", "evaluate.py", *argv])
-    )
+    reports = []
+    for run_dir, task in zip(options.model, tasks, strict=True):
+        if options.data_mirror is not None:
+            task.data.data_mirror = options.data_mirror
+        if options.data_dir is not None:
+            task.data.data_dir = options.data_dir
+        reports.append(evaluate(run_dir, task.data))
+    report = combine(reports)
+    report["command"] += " && " + shlex.join(["python", "evaluate.py", *argv])
     print(json.dumps({"metrics": report["metrics"], "baselines": report["baselines"]}, indent=2))
     if options.benchmark:
         print(f"wrote {publish(report)}")

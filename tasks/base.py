@@ -7,6 +7,7 @@ specific to its task.
 """
 
 import abc
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -17,7 +18,12 @@ import tensorflow as tf
 
 from data.pipeline import Examples, carve
 from tasks.config import DataConfig, TrainConfig
-from tasks.export import Serving
+from tasks.export import Serving, predict
+
+
+@dataclasses.dataclass
+class NoOptions:
+    """A task whose `evaluate.py --predict` takes no options of its own."""
 
 
 class Splits(NamedTuple):
@@ -42,6 +48,11 @@ class Task(abc.ABC):
     headline_metric: ClassVar[str]
     higher_is_better: ClassVar[bool] = True
     dataset_name: ClassVar[str]
+    # The export's main endpoint: what `evaluate.py --predict` and, unless a
+    # task overrides `test_outputs`, the test score call.
+    endpoint: ClassVar[str] = "serve"
+    # Options of `evaluate.py TASK --predict` (say a beam width), a dataclass.
+    PredictOptions: ClassVar[type] = NoOptions
 
     def __init__(
         self, config=None, train: TrainConfig | None = None, data: DataConfig | None = None
@@ -102,16 +113,33 @@ class Task(abc.ABC):
     def compile_arguments(self) -> dict[str, Any]:
         """`loss` and `metrics` for `model.compile`."""
 
+    def callbacks(self, model: keras.Model, splits: Splits) -> list[keras.callbacks.Callback]:
+        """Task-specific callbacks, run before checkpointing and early stopping,
+        so a validation metric they add to the epoch's logs (say BLEU) can be
+        the `monitor`."""
+        return []
+
     # 5. Serving on raw input.
     @abc.abstractmethod
     def serving(self, model: keras.Model) -> Serving:
         """The raw-input -> raw-output function that exports serve."""
 
-    def parse_inputs(self, texts: list[str]) -> np.ndarray:
-        """Command-line strings -> a batch of raw serving inputs."""
-        return np.array(texts, dtype=object)
+    def predict(self, export, raw: list[str], options) -> list[dict[str, Any]]:
+        """The export's outputs for inputs typed on the command line, as JSON-ready
+        dicts, one per input; `options` is a `PredictOptions`."""
+        outputs = predict(
+            getattr(export, self.endpoint), np.array(raw, dtype=object), progress=False
+        )
+        return [
+            {"input": text, **{name: plain(values[index]) for name, values in outputs.items()}}
+            for index, text in enumerate(raw)
+        ]
 
     # 6. Scores.
+    def test_outputs(self, export, examples: Examples) -> dict[str, np.ndarray]:
+        """The loaded export's outputs for the test examples' raw inputs."""
+        return predict(getattr(export, self.endpoint), examples.inputs)
+
     @abc.abstractmethod
     def score(self, outputs: dict[str, np.ndarray], examples: Examples) -> dict[str, float]:
         """Metrics of serving outputs against the examples' targets."""
@@ -131,3 +159,13 @@ class Task(abc.ABC):
             real += int(tf.math.count_nonzero(ids))
             padded += int(tf.size(ids))
         return real, padded
+
+
+def plain(value):
+    """A numpy value as JSON-ready Python (bytes become text)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+        return [plain(item) for item in value] if isinstance(value, list) else value
+    return value

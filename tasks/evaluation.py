@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 
 from tasks.config import DataConfig
-from tasks.export import latest_version, load_serving, predict
+from tasks.export import latest_version, load_export
 from tasks.runner import load_task, write_json, write_text
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -22,12 +22,15 @@ README = BENCHMARKS.parent / "README.md"
 TABLE_START, TABLE_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
-def evaluate(run_dir: Path, data: DataConfig | None = None, command: str = "") -> dict:
-    """Test metrics of the run's latest export and of the task's baselines."""
+def evaluate(run_dir: Path, data: DataConfig | None = None) -> dict:
+    """Test metrics of the run's latest export and of the task's baselines.
+
+    `command` is the training command line; the caller appends its own.
+    """
     task = load_task(run_dir, data)
     splits = task.splits()
-    serve = load_serving(latest_version(run_dir / "export"))
-    outputs = predict(serve, splits.test.inputs)
+    export = load_export(latest_version(run_dir / "export"))
+    outputs = task.test_outputs(export, splits.test)
     training = json.loads((run_dir / "metrics.json").read_text())
     settings = json.loads((run_dir / "config.json").read_text())
     report = {
@@ -45,11 +48,51 @@ def evaluate(run_dir: Path, data: DataConfig | None = None, command: str = "") -
         "tokens_per_second": training["tokens_per_second"],
         "padded_tokens_per_second": training["padded_tokens_per_second"],
         "machine": machine(),
-        "command": " && ".join(part for part in (settings["command"], command) if part),
+        "command": settings["command"],
         "settings": {part: settings[part] for part in ("config", "train")},
     }
     write_json(run_dir / "evaluation.json", report)
     return report
+
+
+def combine(reports: list[dict]) -> dict:
+    """One benchmark from several runs of one task, e.g. one run per horizon.
+
+    Each run contributes its own metric and baseline names (a task names them
+    after its settings, like `etth1_mse_96`), so a clash is an error, not an
+    overwrite. Times add up; `runs` keeps each run's settings.
+    """
+    if len(reports) == 1:
+        return reports[0]
+    if len({report["task"] for report in reports}) > 1:
+        raise ValueError("a benchmark combines runs of one task only")
+    metrics, baselines = {}, {}
+    for report in reports:
+        clash = set(metrics) & set(report["metrics"])
+        if clash:
+            raise ValueError(f"two runs report the same metrics {sorted(clash)}")
+        metrics |= report["metrics"]
+        for name, scores in report["baselines"].items():
+            baselines[name] = baselines.get(name, {}) | scores
+    datasets = list(dict.fromkeys(report["dataset"] for report in reports))
+    return {
+        **reports[0],
+        "dataset": ", ".join(datasets),
+        "test_examples": sum(report["test_examples"] for report in reports),
+        "metrics": metrics,
+        "baselines": baselines,
+        "train_seconds": round(sum(report["train_seconds"] for report in reports), 1),
+        "epochs": sum(report["epochs"] for report in reports),
+        "best_epoch": None,
+        "tokens_per_second": None,
+        "padded_tokens_per_second": None,
+        "command": " && ".join(report["command"] for report in reports),
+        "settings": None,
+        "runs": [
+            {key: report[key] for key in ("dataset", "train_seconds", "best_epoch", "settings")}
+            for report in reports
+        ],
+    }
 
 
 def machine() -> dict:
@@ -99,23 +142,3 @@ def results_table(benchmarks: Path = BENCHMARKS) -> str:
             f"{box['cores']} cores, {'GPU' if box['gpu'] else 'no GPU'} |"
         )
     return "\n".join(rows)
-
-
-def predict_inputs(task, run_dir: Path, raw: list[str]) -> list[dict]:
-    """The latest export's outputs for inputs typed on the command line."""
-    serve = load_serving(latest_version(run_dir / "export"))
-    outputs = predict(serve, task.parse_inputs(raw), progress=False)
-    return [
-        {"input": text, **{name: _plain(values[index]) for name, values in outputs.items()}}
-        for index, text in enumerate(raw)
-    ]
-
-
-def _plain(value):
-    """A numpy value as JSON-ready Python (bytes become text)."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    if hasattr(value, "tolist"):
-        value = value.tolist()
-        return [_plain(item) for item in value] if isinstance(value, list) else value
-    return value

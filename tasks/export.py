@@ -17,12 +17,22 @@ import tensorflow as tf
 from tqdm import tqdm
 
 
-class Serving(NamedTuple):
-    """A raw-input -> raw-output function, its input signature and the layers
-    (beside the model) whose state it uses, such as a vocabulary lookup."""
+class Endpoint(NamedTuple):
+    """One raw-input -> raw-output function and its input signature."""
 
     function: Callable
     signature: list
+
+
+class Serving(NamedTuple):
+    """The endpoints an export serves, by name, and the layers (beside the
+    model) whose state they use, such as a vocabulary lookup.
+
+    Every endpoint becomes a signature of the SavedModel; the first one is
+    also `serving_default`, which TensorFlow Serving calls by default.
+    """
+
+    endpoints: dict[str, Endpoint]
     resources: list
 
 
@@ -32,7 +42,8 @@ def export(model: keras.Model, serving: Serving, root: Path) -> Path:
     archive = keras.export.ExportArchive()
     for resource in (model, *serving.resources):
         archive.track(resource)
-    archive.add_endpoint("serve", serving.function, input_signature=serving.signature)
+    for name, endpoint in serving.endpoints.items():
+        archive.add_endpoint(name, endpoint.function, input_signature=endpoint.signature)
     staging = root / f".tmp-{uuid.uuid4().hex}"
     try:
         archive.write_out(str(staging), verbose=False)
@@ -58,11 +69,13 @@ def _next_version(root: Path) -> int:
         return 1
 
 
-def load_serving(path: Path) -> Callable:
-    """The `serve` endpoint of a SavedModel; needs no code from this project."""
-    loaded = tf.saved_model.load(str(path))
-    # The closure keeps `loaded` alive: its endpoint needs the object's variables.
-    return lambda *inputs: loaded.serve(*inputs)
+def load_export(path: Path):
+    """A SavedModel with its endpoints as methods; needs no code from this project.
+
+    Keep the returned object alive while calling its endpoints: they use its
+    variables.
+    """
+    return tf.saved_model.load(str(path))
 
 
 def predict(

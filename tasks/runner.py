@@ -66,7 +66,9 @@ def train(task: Task, run_dir: Path, command: str = "") -> dict:
         validation_data=validation_batches,
         epochs=task.train.epochs,
         steps_per_epoch=task.train.steps_per_epoch or None,
-        callbacks=_callbacks(task, run_dir, read_history(run_dir / "history.csv")),
+        callbacks=_callbacks(
+            task, run_dir, read_history(run_dir / "history.csv"), task.callbacks(model, splits)
+        ),
         verbose=1 if sys.stdout.isatty() else 2,
         shuffle=False,  # the batches are shuffled by tf.data, afresh every epoch
     )
@@ -116,12 +118,13 @@ class EpochTimer(keras.callbacks.Callback):
         logs["epoch_seconds"] = time.perf_counter() - self.started
 
 
-def _callbacks(task: Task, run_dir: Path, history: list[dict]) -> list:
+def _callbacks(task: Task, run_dir: Path, history: list[dict], extra: list) -> list:
     monitor, mode = task.monitor, task.monitor_mode
     # A resumed run must beat the best epoch before the interruption.
     best_so_far = history[_best_index(history, task)][monitor] if history else None
     return [
-        EpochTimer(),
+        *extra,
+        EpochTimer(),  # after `extra`, so that epoch_seconds includes their work
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.ModelCheckpoint(
             str(run_dir / "best.weights.h5"),

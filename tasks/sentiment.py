@@ -21,7 +21,7 @@ from models.heads import POOLINGS, summarize
 from models.recurrent import CELLS, token_embedding
 from tasks.base import Task
 from tasks.config import option, require_positive
-from tasks.export import Serving
+from tasks.export import Endpoint, Serving
 
 LABEL_NAMES = ("negative", "positive")
 
@@ -137,9 +137,8 @@ class Sentiment(Task):
             label = tf.gather(names, tf.cast(probability >= 0.5, tf.int32))
             return {"probability": probability, "label": label}
 
-        return Serving(
-            serve, [tf.TensorSpec([None], tf.string, name="texts")], list(ids.lookups.values())
-        )
+        signature = [tf.TensorSpec([None], tf.string, name="texts")]
+        return Serving({"serve": Endpoint(serve, signature)}, list(ids.lookups.values()))
 
     def score(self, outputs: dict, examples: Examples) -> dict:
         predicted = (np.asarray(outputs["probability"]) >= 0.5).astype("int64")

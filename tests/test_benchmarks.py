@@ -6,7 +6,7 @@ import pytest
 from conftest import ROOT
 
 from tasks import TASKS
-from tasks.evaluation import README, TABLE_END, TABLE_START, publish, results_table
+from tasks.evaluation import README, TABLE_END, TABLE_START, combine, publish, results_table
 
 REQUIRED = {
     "task",
@@ -66,3 +66,17 @@ def test_publish_refuses_a_readme_without_markers(tmp_path):
     report = json.loads((ROOT / "benchmarks" / "sentiment.json").read_text())
     with pytest.raises(ValueError, match="markers"):
         publish(report, tmp_path / "benchmarks", tmp_path / "README.md")
+
+
+def test_runs_combine_into_one_benchmark_and_refuse_clashing_metrics():
+    """One benchmark from several runs, e.g. one per forecasting horizon."""
+    report = json.loads((ROOT / "benchmarks" / "sentiment.json").read_text())
+    first = report | {"metrics": {"a_96": 1.0}, "baselines": {"naive": {"a_96": 2.0}}}
+    second = report | {"metrics": {"a_192": 3.0}, "baselines": {"naive": {"a_192": 4.0}}}
+    combined = combine([first, second])
+    assert combined["metrics"] == {"a_96": 1.0, "a_192": 3.0}
+    assert combined["baselines"] == {"naive": {"a_96": 2.0, "a_192": 4.0}}
+    assert combined["train_seconds"] == round(2 * report["train_seconds"], 1)
+    assert len(combined["runs"]) == 2
+    with pytest.raises(ValueError, match="same metrics"):
+        combine([first, first])

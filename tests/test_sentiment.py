@@ -148,7 +148,7 @@ def test_real_imdb_run_has_every_artifact(imdb_run):
 def test_export_reloaded_in_fresh_process_predicts_like_the_model(imdb_run):
     task, model = runner.restore_model(imdb_run)
     reviews = task.splits().test.inputs[:16].tolist()
-    in_process = task.serving(model).function(tf.constant(reviews))
+    in_process = task.serving(model).endpoints["serve"].function(tf.constant(reviews))
     reloaded = outputs_in_fresh_process(latest_version(imdb_run / "export"), reviews)
     assert_same_outputs({k: v.numpy() for k, v in in_process.items()}, reloaded)
 
