@@ -64,17 +64,22 @@ class Task(abc.ABC):
     # 1. Raw data.
     @abc.abstractmethod
     def load(self) -> dict[str, Examples]:
-        """The dataset's splits: `train` and `test`, or `all` to be carved."""
+        """The dataset's splits: `train` and `test`, or `all` to be carved;
+        optionally `validation`."""
 
     def splits(self) -> Splits:
-        """Seeded validation (and, if the data has none, test) from train."""
+        """Seeded validation (and, if the data has none, test) from train; a
+        dataset's own `validation` split, if `load` returns one, is used as is."""
         loaded = self.load()
         fraction, seed = self.train.validation_fraction, self.train.seed
         if "all" in loaded:
             rest, test = carve(loaded["all"], fraction, seed + 1)
         else:
             rest, test = loaded["train"], loaded["test"]
-        train, validation = carve(rest, fraction, seed)
+        if "validation" in loaded:
+            train, validation = rest, loaded["validation"]
+        else:
+            train, validation = carve(rest, fraction, seed)
         if self.train.limit:
             train = train.take(np.arange(min(self.train.limit, len(train))))
             validation = validation.take(np.arange(min(self.train.limit, len(validation))))
@@ -143,6 +148,10 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def score(self, outputs: dict[str, np.ndarray], examples: Examples) -> dict[str, float]:
         """Metrics of serving outputs against the examples' targets."""
+
+    def write_figures(self, outputs: dict[str, np.ndarray], examples: Examples, run_dir: Path):
+        """Pictures of the test outputs (say a confusion matrix) into `run_dir`."""
+        return None
 
     def baselines(self, splits: Splits) -> dict[str, dict[str, float]]:
         """Classical models trained on the same train split, scored on test."""

@@ -31,6 +31,7 @@ def evaluate(run_dir: Path, data: DataConfig | None = None) -> dict:
     splits = task.splits()
     export = load_export(latest_version(run_dir / "export"))
     outputs = task.test_outputs(export, splits.test)
+    task.write_figures(outputs, splits.test, run_dir)
     training = json.loads((run_dir / "metrics.json").read_text())
     settings = json.loads((run_dir / "config.json").read_text())
     report = {
