@@ -21,6 +21,13 @@ TINY_SENTIMENT = {
     "embedding_dim": 8,
     "units": 8,
 }
+TINY_POS = {
+    "word_embedding_dim": 8,
+    "character_embedding_dim": 8,
+    "character_units": 8,
+    "units": 8,
+    "depth": 1,
+}
 
 
 @pytest.fixture(scope="session")

@@ -10,17 +10,24 @@ import numpy as np
 RELOAD = """
 import json, sys
 import tensorflow as tf
-serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-outputs = serve(tf.constant(json.load(sys.stdin)))
-print(json.dumps({name: [v.decode() if isinstance(v, bytes) else v
-                         for v in value.numpy().tolist()] for name, value in outputs.items()}))
+loaded = tf.saved_model.load(sys.argv[1])  # kept alive: its variables serve
+serve = loaded.signatures[sys.argv[2]]
+outputs = serve(tf.constant(json.load(sys.stdin), tf.string))
+def plain(value):
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value.decode() if isinstance(value, bytes) else value
+print(json.dumps({name: plain(value.numpy().tolist()) for name, value in outputs.items()}))
 """
 
 
-def outputs_in_fresh_process(export_dir: Path, inputs: list[str]) -> dict[str, list]:
-    """Serves `inputs` with TensorFlow alone, in a new interpreter outside the repo."""
+def outputs_in_fresh_process(
+    export_dir: Path, inputs: list, signature: str = "serving_default"
+) -> dict[str, list]:
+    """Serves `inputs` (strings, or lists of strings for a 2-D input) with
+    TensorFlow alone, in a new interpreter outside the repo."""
     result = subprocess.run(
-        [sys.executable, "-c", RELOAD, str(export_dir)],
+        [sys.executable, "-c", RELOAD, str(export_dir), signature],
         input=json.dumps(inputs),
         capture_output=True,
         text=True,
@@ -38,6 +45,11 @@ def assert_same_outputs(expected: dict, actual: dict, atol: float = 1e-5) -> Non
         if values.dtype.kind in "fc":
             np.testing.assert_allclose(values, np.asarray(actual[name]), atol=atol)
         else:
-            assert [v.decode() if isinstance(v, bytes) else v for v in values.tolist()] == list(
-                actual[name]
-            )
+            assert _text(values.tolist()) == list(actual[name])
+
+
+def _text(values):
+    """Nested lists with bytes decoded, as the fresh process prints them."""
+    if isinstance(values, list):
+        return [_text(value) for value in values]
+    return values.decode() if isinstance(values, bytes) else values
