@@ -64,7 +64,8 @@ class Task(abc.ABC):
     # 1. Raw data.
     @abc.abstractmethod
     def load(self) -> dict[str, Examples]:
-        """The dataset's splits: `train` and `test`, or `all` to be carved."""
+        """The dataset's splits: `train` and `test` (and `validation` if the
+        dataset has its own), or `all` to be carved."""
 
     def splits(self) -> Splits:
         """Seeded validation (and, if the data has none, test) from train."""
@@ -74,7 +75,10 @@ class Task(abc.ABC):
             rest, test = carve(loaded["all"], fraction, seed + 1)
         else:
             rest, test = loaded["train"], loaded["test"]
-        train, validation = carve(rest, fraction, seed)
+        if "validation" in loaded:
+            train, validation = rest, loaded["validation"]
+        else:
+            train, validation = carve(rest, fraction, seed)
         if self.train.limit:
             train = train.take(np.arange(min(self.train.limit, len(train))))
             validation = validation.take(np.arange(min(self.train.limit, len(validation))))
