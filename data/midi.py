@@ -10,6 +10,7 @@ frames of a pitch into one note.
 
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -69,7 +70,10 @@ def read_midi(path: str | os.PathLike, frames_per_beat: int) -> np.ndarray:
     still sounds for one frame.
     """
     try:
-        midi = pretty_midi.PrettyMIDI(str(path))
+        with warnings.catch_warnings():
+            # "Tempo ... on non-zero tracks": harmless here, frames come from ticks.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            midi = pretty_midi.PrettyMIDI(str(path))
     except Exception as error:  # the parsers raise many types on a corrupt file
         raise DataFormatError(f"{path}: not a readable MIDI file ({error})") from None
     ticks_per_frame = midi.resolution / frames_per_beat

@@ -27,6 +27,12 @@ class PreviousFrames(layers.Layer):
         return ops.pad(frames, [[0, 0], [1, 0], [0, 0]])[:, :-1]
 
 
+def _constant(values: list | None):
+    """Starting biases: a key's log-odds of sounding (say its training
+    frequency's) spares the first epochs learning that most keys are silent."""
+    return "zeros" if values is None else keras.initializers.Constant(values)
+
+
 def bernoulli_log_likelihood(frames, logits):
     """log p(frames) summed over keys, from logits, without overflow."""
     return ops.sum(frames * logits - ops.softplus(logits), axis=-1)
@@ -36,10 +42,10 @@ def bernoulli_log_likelihood(frames, logits):
 class IndependentKeys(layers.Layer):
     """p(frame | context) = prod_k sigmoid(w_k . context + b_k)^v_k (1 - ...)^(1 - v_k)."""
 
-    def __init__(self, keys: int = 88, **kwargs):
+    def __init__(self, keys: int = 88, key_bias: list | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.keys = keys
-        self.logits = layers.Dense(keys, name="logits")
+        self.keys, self.key_bias = keys, key_bias
+        self.logits = layers.Dense(keys, bias_initializer=_constant(key_bias), name="logits")
 
     def call(self, context, frames):
         """Log-likelihood of each frame, shape `context.shape[:-1]`."""
@@ -55,7 +61,7 @@ class IndependentKeys(layers.Layer):
         return ops.sigmoid(self.logits(context))
 
     def get_config(self):
-        return {**super().get_config(), "keys": self.keys}
+        return {**super().get_config(), "keys": self.keys, "key_bias": self.key_bias}
 
 
 @keras.saving.register_keras_serializable(package="rnn_suite")
@@ -67,10 +73,15 @@ class Nade(layers.Layer):
     `W`, `V` shared by every frame.
     """
 
-    def __init__(self, hidden_units: int = 150, keys: int = 88, **kwargs):
+    def __init__(
+        self, hidden_units: int = 150, keys: int = 88, key_bias: list | None = None, **kwargs
+    ):
         super().__init__(**kwargs)
-        self.hidden_units, self.keys = hidden_units, keys
-        self.biases = layers.Dense(hidden_units + keys, name="biases")
+        self.hidden_units, self.keys, self.key_bias = hidden_units, keys, key_bias
+        initial = None if key_bias is None else [0.0] * hidden_units + list(key_bias)
+        self.biases = layers.Dense(
+            hidden_units + keys, bias_initializer=_constant(initial), name="biases"
+        )
 
     def build(self, context_shape, frames_shape=None):
         self.biases.build(context_shape)
@@ -99,14 +110,20 @@ class Nade(layers.Layer):
     def sample(self, context, uniform, temperature=1.0):
         """Ancestral sampling, key by key; `uniform` is `(batch, keys)` noise in [0, 1)."""
         hidden_input, key_bias = self._biases(context)
-        keys = []
-        for key in range(self.keys):
+        identity = ops.eye(self.keys, dtype=context.dtype)
+
+        def next_key(key, carry):
+            hidden_input, frame = carry
             hidden = ops.sigmoid(hidden_input)
-            logit = key_bias[:, key] + ops.sum(hidden * self.output_weights[key], axis=-1)
-            value = ops.cast(uniform[:, key] < ops.sigmoid(logit / temperature), context.dtype)
-            hidden_input = hidden_input + ops.expand_dims(value, -1) * self.input_weights[key]
-            keys.append(value)
-        return ops.stack(keys, axis=-1)
+            weights = ops.take(self.output_weights, key, axis=0)
+            logit = ops.take(key_bias, key, axis=1) + ops.sum(hidden * weights, axis=-1)
+            on = ops.take(uniform, key, axis=1) < ops.sigmoid(logit / temperature)
+            value = ops.expand_dims(ops.cast(on, context.dtype), -1)
+            hidden_input = hidden_input + value * ops.take(self.input_weights, key, axis=0)
+            return hidden_input, frame + value * ops.take(identity, key, axis=0)
+
+        frame = ops.zeros_like(key_bias)
+        return ops.fori_loop(0, self.keys, next_key, (hidden_input, frame))[1]
 
     def key_probability(self, context, uniform):
         """Each key's marginal probability, estimated from `uniform.shape[0]` samples.
@@ -122,4 +139,9 @@ class Nade(layers.Layer):
         return ops.mean(ops.reshape(frames, (samples, batch, self.keys)), axis=0)
 
     def get_config(self):
-        return {**super().get_config(), "hidden_units": self.hidden_units, "keys": self.keys}
+        return {
+            **super().get_config(),
+            "hidden_units": self.hidden_units,
+            "keys": self.keys,
+            "key_bias": self.key_bias,
+        }

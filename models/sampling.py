@@ -67,7 +67,9 @@ def generate(
 
     frames = tf.TensorArray(tf.float32, size=steps, element_shape=tf.TensorShape([None, None]))
     *_, frames = tf.while_loop(lambda index, *_: index < steps, sample, (0, output, states, frames))
-    return tf.transpose(frames.stack(), [1, 0, 2])
+    # An empty TensorArray of frames of unknown batch size cannot be stacked.
+    stacked = tf.cond(steps > 0, frames.stack, lambda: tf.zeros([0, batch, keys]))
+    return tf.transpose(stacked, [1, 0, 2])
 
 
 def key_probability(head, context: tf.Tensor, samples: int, seed: int = 0) -> tf.Tensor:

@@ -41,7 +41,12 @@ from models.sampling import generate, key_probability, stack_cells
 from tasks.base import Task
 from tasks.config import option, require_positive
 from tasks.export import Endpoint, Serving
-from tasks.music_scores import frame_scores, key_frequency, previous_frame_logistic
+from tasks.music_scores import (
+    frame_scores,
+    key_frequency,
+    previous_frame_logistic,
+    training_key_frequency,
+)
 
 HEADS = ("sigmoid", "nade")
 
@@ -154,13 +159,15 @@ class Music(Task):
         return {split: rolls_as_examples(rolls) for split, rolls in splits.items()}
 
     def adapt(self, train: Examples) -> None:
-        """Nothing to fit: a piano roll is already the model's input."""
+        """The keys' training frequencies, as log-odds: the head's starting biases."""
+        probability = training_key_frequency(train.inputs)
+        self.restore({"key_log_odds": np.log(probability / (1 - probability)).tolist()})
 
     def state(self) -> dict:
-        return {}
+        return {"key_log_odds": self.key_log_odds}
 
     def restore(self, state: dict) -> None:
-        pass
+        self.key_log_odds = state["key_log_odds"]
 
     def batches(self, examples: Examples, training: bool) -> tf.data.Dataset:
         """`(roll, mask)` batches: padded frames have mask 0 and no loss."""
@@ -211,9 +218,9 @@ class Music(Task):
         )
         context = layers.Dropout(config.output_dropout, name="output_dropout")(context)
         if config.head == "nade":
-            head = Nade(config.nade_hidden, KEYS, name="frame_head")
+            head = Nade(config.nade_hidden, KEYS, self.key_log_odds, name="frame_head")
         else:
-            head = IndependentKeys(KEYS, name="frame_head")
+            head = IndependentKeys(KEYS, self.key_log_odds, name="frame_head")
         return keras.Model(frames, head(context, frames), name="music")
 
     def compile_arguments(self) -> dict:
@@ -223,7 +230,7 @@ class Music(Task):
         """`generate` (seed frames -> piano roll) and `log_likelihood` (scores)."""
         cells = stack_cells(model, self.config.cell, self.config.depth)
         head = model.get_layer("frame_head")
-        trunk = keras.Model(model.inputs, model.get_layer("output_dropout").output)
+        trunk = keras.Model(model.input, model.get_layer("output_dropout").output)
         samples = self.config.marginal_samples
 
         def generate_roll(primer, steps, temperature, seed):

@@ -54,10 +54,15 @@ def bernoulli_log_likelihood(roll: np.ndarray, logits: np.ndarray) -> np.ndarray
     return np.sum(roll * logits - np.logaddexp(0.0, logits), axis=-1)
 
 
-def key_frequency(train: list[np.ndarray], test: list[np.ndarray]) -> tuple[list, list]:
-    """Each key on with its training frequency (add-one smoothed), whatever came before."""
+def training_key_frequency(train: list[np.ndarray]) -> np.ndarray:
+    """How often each key sounds in the training frames, add-one smoothed."""
     frames = np.concatenate(list(train))
-    probability = (frames.sum(axis=0) + 1.0) / (len(frames) + 2.0)
+    return (frames.sum(axis=0) + 1.0) / (len(frames) + 2.0)
+
+
+def key_frequency(train: list[np.ndarray], test: list[np.ndarray]) -> tuple[list, list]:
+    """Each key on with its training frequency, whatever came before."""
+    probability = training_key_frequency(train)
     logits = np.log(probability) - np.log1p(-probability)
     return (
         [bernoulli_log_likelihood(roll, logits) for roll in test],

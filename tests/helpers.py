@@ -10,17 +10,27 @@ import numpy as np
 RELOAD = """
 import json, sys
 import tensorflow as tf
-serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-outputs = serve(tf.constant(json.load(sys.stdin)))
+serve = tf.saved_model.load(sys.argv[1]).signatures[sys.argv[2]]
+inputs = json.load(sys.stdin)
+if isinstance(inputs, dict):
+    outputs = serve(**{name: tf.constant(value, dtype) for name, (value, dtype) in inputs.items()})
+else:
+    outputs = serve(tf.constant(inputs))
 print(json.dumps({name: [v.decode() if isinstance(v, bytes) else v
                          for v in value.numpy().tolist()] for name, value in outputs.items()}))
 """
 
 
-def outputs_in_fresh_process(export_dir: Path, inputs: list[str]) -> dict[str, list]:
-    """Serves `inputs` with TensorFlow alone, in a new interpreter outside the repo."""
+def outputs_in_fresh_process(
+    export_dir: Path, inputs: list | dict, signature: str = "serving_default"
+) -> dict[str, list]:
+    """Serves `inputs` with TensorFlow alone, in a new interpreter outside the repo.
+
+    `inputs` is one positional batch (a list), or the signature's named inputs
+    as `{name: (value, dtype name)}`.
+    """
     result = subprocess.run(
-        [sys.executable, "-c", RELOAD, str(export_dir)],
+        [sys.executable, "-c", RELOAD, str(export_dir), signature],
         input=json.dumps(inputs),
         capture_output=True,
         text=True,
