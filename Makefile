@@ -9,8 +9,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 RUN ?= runs/sentiment-$(shell date +%Y%m%d-%H%M%S)
+# Expanded once: a `?=` with $(shell date) would name each line's run anew.
+MUSIC_STAMP := $(shell date +%Y%m%d-%H%M%S)
+MUSIC_RUN ?= runs/music-$(MUSIC_STAMP)
+# Training settings of the music benchmark (the model's are MusicConfig's defaults).
+MUSIC_TRAIN := --epochs 300 --patience 12 --batch-size 16 --learning-rate 3e-3
 
-.PHONY: setup sentiment benchmark-sentiment test lint clean
+.PHONY: setup sentiment benchmark-sentiment music benchmark-music test lint clean
 
 setup: $(STAMP)
 
@@ -26,6 +31,20 @@ sentiment: setup
 benchmark-sentiment: setup
 	$(BIN)/python train.py sentiment --run-dir $(RUN)
 	$(BIN)/python evaluate.py sentiment --model $(RUN) --benchmark
+
+music: setup
+	$(BIN)/python train.py music --run-dir $(MUSIC_RUN) --head nade $(MUSIC_TRAIN)
+	$(BIN)/python evaluate.py music --model $(MUSIC_RUN)
+	$(BIN)/python evaluate.py music --model $(MUSIC_RUN) --predict "C4 E4 G4" --out $(MUSIC_RUN)/chorale.mid
+
+# Two runs, one per head, combined into benchmarks/music.json; then a few
+# pieces from the joint (NADE) model, the better one, into benchmarks/music/.
+benchmark-music: setup
+	$(BIN)/python train.py music --run-dir $(MUSIC_RUN)-sigmoid --head sigmoid $(MUSIC_TRAIN)
+	$(BIN)/python train.py music --run-dir $(MUSIC_RUN)-nade --head nade $(MUSIC_TRAIN)
+	$(BIN)/python evaluate.py music --model $(MUSIC_RUN)-sigmoid $(MUSIC_RUN)-nade --benchmark
+	for seed in 0 1 2; do $(BIN)/python evaluate.py music --model $(MUSIC_RUN)-nade \
+		--predict "C4 E4 G4 C5" --steps 64 --sample-seed $$seed --out benchmarks/music/chorale-seed$$seed.mid; done
 
 lint: setup
 	$(BIN)/ruff check .

@@ -38,12 +38,14 @@ def generate(
     steps: tf.Tensor,
     temperature: tf.Tensor,
     seed: tf.Tensor,
+    input_skip: bool = False,
 ) -> tf.Tensor:
     """`steps` frames sampled after `primer` (`(batch, frames, keys)`, may be empty).
 
     The stack first reads a silent frame (where every training sequence
     starts) and the primer; then each sampled frame becomes the next input.
-    Returns `(batch, steps, keys)`.
+    With `input_skip` the head sees the input frame beside the stack's
+    output, as in training. Returns `(batch, steps, keys)`.
     """
     batch, keys = tf.shape(primer)[0], tf.shape(primer)[2]
     states = [
@@ -52,21 +54,29 @@ def generate(
     ]
     inputs = tf.concat([tf.zeros_like(primer[:, :1]), primer], axis=1)
 
-    # Explicit loops: exports trace without AutoGraph.
-    def read(index, output, states):
-        return index + 1, *step(cells, inputs[:, index], states)
+    def advance(frame, states):
+        output, states = step(cells, frame, states)
+        return (tf.concat([output, frame], axis=-1) if input_skip else output), states
 
-    output = tf.zeros([batch, cells[-1].units])
-    _, output, states = tf.while_loop(
-        lambda index, *_: index < tf.shape(inputs)[1], read, (0, output, states)
+    # Explicit loops: exports trace without AutoGraph.
+    def read(index, context, states):
+        return index + 1, *advance(inputs[:, index], states)
+
+    width = cells[-1].units + (primer.shape[-1] if input_skip else 0)
+    _, context, states = tf.while_loop(
+        lambda index, *_: index < tf.shape(inputs)[1],
+        read,
+        (0, tf.zeros([batch, width]), states),
     )
 
-    def sample(index, output, states, frames):
-        frame = head.sample(output, stateless_uniform([batch, keys], seed, index), temperature)
-        return index + 1, *step(cells, frame, states), frames.write(index, frame)
+    def sample(index, context, states, frames):
+        frame = head.sample(context, stateless_uniform([batch, keys], seed, index), temperature)
+        return index + 1, *advance(frame, states), frames.write(index, frame)
 
     frames = tf.TensorArray(tf.float32, size=steps, element_shape=tf.TensorShape([None, None]))
-    *_, frames = tf.while_loop(lambda index, *_: index < steps, sample, (0, output, states, frames))
+    *_, frames = tf.while_loop(
+        lambda index, *_: index < steps, sample, (0, context, states, frames)
+    )
     # An empty TensorArray of frames of unknown batch size cannot be stacked.
     stacked = tf.cond(steps > 0, frames.stack, lambda: tf.zeros([0, batch, keys]))
     return tf.transpose(stacked, [1, 0, 2])

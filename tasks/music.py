@@ -60,7 +60,9 @@ class MusicConfig:
     units: int = option(256, "recurrent units per layer")
     depth: int = option(1, "stacked recurrent layers")
     dropout: float = option(0.3, "dropout on each recurrent layer's input, the roll included")
+    recurrent_dropout: float = option(0.3, "dropout on the recurrent state, inside the cells")
     output_dropout: float = option(0.3, "dropout on the recurrent output, before the head")
+    input_skip: bool = option(True, "the head also sees the previous frame directly")
     nade_hidden: int = option(150, "hidden units of the NADE head (ignored by sigmoid)")
     transpose: int = option(0, "train on copies shifted up to this many semitones (0 = off)")
     frames_per_beat: int = option(1, "time grid: 1 = quarter notes (JSB benchmark), 2, 4 = 16ths")
@@ -68,12 +70,16 @@ class MusicConfig:
         "skip", "--dataset folders: skip unreadable MIDI (named) or reject", BAD_MIDI_CHOICES
     )
     marginal_samples: int = option(100, "NADE samples per frame to estimate expected accuracy")
+    lr_decay: float = option(0.3, "scale the learning rate by this when validation NLL stalls")
+    lr_patience: int = option(4, "epochs without validation improvement before the decay")
 
     def __post_init__(self):
         require_positive(self, "units", "depth", "nade_hidden", "frames_per_beat")
-        require_positive(self, "marginal_samples")
+        require_positive(self, "marginal_samples", "lr_patience")
+        if not 0.0 < self.lr_decay <= 1.0:
+            raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
         require_positive(self, "transpose", or_zero=True)
-        for name in ("dropout", "output_dropout"):
+        for name in ("dropout", "recurrent_dropout", "output_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
@@ -85,12 +91,14 @@ class GenerateOptions:
     steps: int = option(64, "frames to generate after the primer")
     temperature: float = option(1.0, "divides the logits: < 1 plays safer, > 1 wilder")
     sample_seed: int = option(0, "seed of the sampling: the same seed gives the same piece")
-    out: str = option("", "write the piece as MIDI, a piano-roll PNG beside it", metavar="FILE")
+    out: str = option("", "write the piece as MIDI, a piano-roll PNG beside it", metavar="FILE.mid")
     wav: bool = option(False, "also render a WAV beside --out (pretty_midi's synthesiser)")
     tempo: float = option(80.0, "beats per minute of the written MIDI")
 
     def __post_init__(self):
         require_positive(self, "steps", "temperature", "tempo")
+        if self.out and not self.out.lower().endswith(MIDI_SUFFIXES):
+            raise ValueError(f"--out names a MIDI file (.mid), got {self.out!r}")
         if self.wav and not self.out:
             raise ValueError("--wav needs --out FILE.mid to name the files")
 
@@ -100,6 +108,15 @@ def rolls_as_examples(rolls: list[np.ndarray]) -> Examples:
     inputs = np.empty(len(rolls), dtype=object)
     inputs[:] = list(rolls)
     return Examples(inputs, np.array([len(roll) for roll in rolls], dtype="int64"))
+
+
+def with_mask(roll):
+    """A piece and its mask of real frames (padding will add zeros)."""
+    return roll, tf.ones(tf.shape(roll)[:1])
+
+
+def frame_count(roll, mask):
+    return tf.shape(roll)[0]
 
 
 def masked_nll(mask, log_likelihood):
@@ -175,17 +192,13 @@ class Music(Task):
             np.concatenate(list(examples.inputs)).astype("float32"), examples.targets
         )
         dataset = tf.data.Dataset.from_tensor_slices(rolls).map(
-            lambda roll: (roll, tf.ones(tf.shape(roll)[:1])), num_parallel_calls=tf.data.AUTOTUNE
+            with_mask, num_parallel_calls=tf.data.AUTOTUNE
         )
         dataset = dataset.cache()
         if training and self.config.transpose:
             dataset = dataset.map(self._transpose, num_parallel_calls=tf.data.AUTOTUNE)
         return bucketed_batches(
-            dataset,
-            lambda roll, _: tf.shape(roll)[0],
-            self.train.batch_size,
-            training=training,
-            seed=self.train.seed,
+            dataset, frame_count, self.train.batch_size, training=training, seed=self.train.seed
         )
 
     def _transpose(self, roll, mask):
@@ -208,15 +221,19 @@ class Music(Task):
         """piano roll -> log-likelihood of each frame given the frames before it."""
         config = self.config
         frames = keras.Input((None, KEYS), name="piano_roll")
+        previous = PreviousFrames(name="previous_frames")(frames)
         context = recurrent_stack(
-            PreviousFrames(name="previous_frames")(frames),
+            previous,
             cell=config.cell,
             units=config.units,
             depth=config.depth,
             dropout=config.dropout,
+            recurrent_dropout=config.recurrent_dropout,
             name="encoder",
         )
         context = layers.Dropout(config.output_dropout, name="output_dropout")(context)
+        if config.input_skip:
+            context = layers.Concatenate(name="context")([context, previous])
         if config.head == "nade":
             head = Nade(config.nade_hidden, KEYS, self.key_log_odds, name="frame_head")
         else:
@@ -226,11 +243,28 @@ class Music(Task):
     def compile_arguments(self) -> dict:
         return {"loss": masked_nll, "metrics": [FrameNll()]}
 
+    def callbacks(self, model: keras.Model, splits) -> list:
+        """Smaller steps once validation NLL stalls: the last few hundredths
+        of a nat come from there."""
+        if self.config.lr_decay == 1.0:
+            return []
+        return [
+            keras.callbacks.ReduceLROnPlateau(
+                self.monitor,
+                self.config.lr_decay,
+                self.config.lr_patience,
+                mode=self.monitor_mode,
+                min_lr=1e-5,
+            )
+        ]
+
     def serving(self, model: keras.Model) -> Serving:
         """`generate` (seed frames -> piano roll) and `log_likelihood` (scores)."""
         cells = stack_cells(model, self.config.cell, self.config.depth)
         head = model.get_layer("frame_head")
-        trunk = keras.Model(model.input, model.get_layer("output_dropout").output)
+        context_layer = "context" if self.config.input_skip else "output_dropout"
+        trunk = keras.Model(model.input, model.get_layer(context_layer).output)
+        input_skip = self.config.input_skip
         samples = self.config.marginal_samples
 
         def generate_roll(primer, steps, temperature, seed):
@@ -239,7 +273,7 @@ class Music(Task):
                 tf.debugging.assert_non_negative(steps, message="steps must be >= 0"),
             ]
             with tf.control_dependencies(checks):
-                frames = generate(cells, head, primer, steps, temperature, seed)
+                frames = generate(cells, head, primer, steps, temperature, seed, input_skip)
             return {"piano_roll": tf.concat([primer, frames], axis=1)}
 
         def log_likelihood(piano_roll, lengths):
