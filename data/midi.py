@@ -128,8 +128,11 @@ def write_wav(midi: pretty_midi.PrettyMIDI, path: Path, sample_rate: int = 22_05
     os.replace(staging, path)
 
 
-def plot_roll(roll: np.ndarray, path: Path, frames_per_beat: int, title: str = "") -> None:
-    """The roll as a picture: time across, pitch up, one row per key."""
+def plot_roll(
+    roll: np.ndarray, path: Path, frames_per_beat: int, title: str = "", primer: int = 0
+) -> None:
+    """The roll as a picture: time across, pitch up, one row per key; a dashed
+    line ends the first `primer` frames (the seed of a generated piece)."""
     figure = Figure(figsize=(max(6.0, len(roll) / 12), 4))
     axis = figure.subplots()
     sounding = np.flatnonzero(np.asarray(roll).any(axis=0))
@@ -144,6 +147,9 @@ def plot_roll(roll: np.ndarray, path: Path, frames_per_beat: int, title: str = "
     )
     octaves = [key for key in range(low, high) if (LOWEST_PITCH + key) % 12 == 0]
     axis.set_yticks(octaves, [pretty_midi.note_number_to_name(LOWEST_PITCH + k) for k in octaves])
+    if primer:
+        axis.axvline(primer / frames_per_beat, color="tab:red", linestyle="--", label="seed")
+        axis.legend(loc="upper right")
     axis.set_xlabel("beat")
     axis.set_title(title)
     figure.tight_layout()
@@ -151,14 +157,21 @@ def plot_roll(roll: np.ndarray, path: Path, frames_per_beat: int, title: str = "
 
 
 def write_piece(
-    roll: np.ndarray, out: Path, frames_per_beat: int, tempo: float, wav: bool = False
+    roll: np.ndarray,
+    out: Path,
+    frames_per_beat: int,
+    tempo: float,
+    wav: bool = False,
+    primer: int = 0,
 ) -> dict[str, str]:
-    """`out` as MIDI, a piano-roll PNG beside it and, if asked, a WAV; their paths."""
+    """`out` as MIDI, a piano-roll PNG beside it and, if asked, a WAV; their paths.
+
+    `primer` frames at the start are the seed, marked in the PNG."""
     out.parent.mkdir(parents=True, exist_ok=True)
     midi = roll_to_midi(roll, frames_per_beat, tempo)
     write_midi(midi, out)
     paths = {"midi": str(out), "png": str(out.with_suffix(".png"))}
-    plot_roll(roll, out.with_suffix(".png"), frames_per_beat, title=out.name)
+    plot_roll(roll, out.with_suffix(".png"), frames_per_beat, out.name, primer)
     if wav:
         paths["wav"] = str(out.with_suffix(".wav"))
         write_wav(midi, out.with_suffix(".wav"))

@@ -351,7 +351,12 @@ class Music(Task):
         }
         if options.out:
             row |= write_piece(
-                roll, Path(options.out), self.config.frames_per_beat, options.tempo, options.wav
+                roll,
+                Path(options.out),
+                self.config.frames_per_beat,
+                options.tempo,
+                options.wav,
+                primer=len(primer),
             )
         return [row]
 
