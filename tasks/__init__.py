@@ -1,6 +1,7 @@
 """The registry of tasks: `train.py TASK` and `evaluate.py TASK` look here."""
 
+from tasks.music import Music
 from tasks.pos_tagging import PosTagging
 from tasks.sentiment import Sentiment
 
-TASKS = {task.name: task for task in (Sentiment, PosTagging)}
+TASKS = {task.name: task for task in (Sentiment, PosTagging, Music)}

@@ -64,8 +64,8 @@ class Task(abc.ABC):
     # 1. Raw data.
     @abc.abstractmethod
     def load(self) -> dict[str, Examples]:
-        """The dataset's splits: `train` and `test`, or `all` to be carved;
-        optionally `validation`."""
+        """The dataset's splits: `train` and `test` (and `validation` if the
+        dataset has its own), or `all` to be carved."""
 
     def splits(self) -> Splits:
         """Seeded validation (and, if the data has none, test) from train; a

@@ -10,9 +10,15 @@ import numpy as np
 RELOAD = """
 import json, sys
 import tensorflow as tf
+for module in sys.argv[3:]:
+    __import__(module)
 loaded = tf.saved_model.load(sys.argv[1])  # kept alive: its variables serve
 serve = loaded.signatures[sys.argv[2]]
-outputs = serve(tf.constant(json.load(sys.stdin), tf.string))
+inputs = json.load(sys.stdin)
+if isinstance(inputs, dict):
+    outputs = serve(**{name: tf.constant(value, dtype) for name, (value, dtype) in inputs.items()})
+else:
+    outputs = serve(tf.constant(inputs, tf.string))
 def plain(value):
     if isinstance(value, list):
         return [plain(item) for item in value]
@@ -22,12 +28,19 @@ print(json.dumps({name: plain(value.numpy().tolist()) for name, value in outputs
 
 
 def outputs_in_fresh_process(
-    export_dir: Path, inputs: list, signature: str = "serving_default"
+    export_dir: Path,
+    inputs: list | dict,
+    signature: str = "serving_default",
+    imports: tuple[str, ...] = (),
 ) -> dict[str, list]:
-    """Serves `inputs` (strings, or lists of strings for a 2-D input) with
-    TensorFlow alone, in a new interpreter outside the repo."""
+    """Serves `inputs` with TensorFlow alone, in a new interpreter outside the repo.
+
+    `inputs` is one positional batch of strings (nested lists for a 2-D
+    input), or the signature's named inputs as `{name: (value, dtype name)}`;
+    `imports` names libraries whose ops the export uses (say tensorflow_text).
+    """
     result = subprocess.run(
-        [sys.executable, "-c", RELOAD, str(export_dir), signature],
+        [sys.executable, "-c", RELOAD, str(export_dir), signature, *imports],
         input=json.dumps(inputs),
         capture_output=True,
         text=True,

@@ -1,0 +1,372 @@
+"""Music generation, one-to-many: a chord or a short primer in, new music out.
+
+A recurrent network reads a piano roll (88 keys, one frame per quarter note
+on the JSB benchmark) and gives the distribution of the next frame, through
+one of two heads: independent sigmoids per key, or a NADE that models the
+keys of a frame jointly. Training is next-frame prediction with teacher
+forcing; generation unrolls from a seed as many frames as asked.
+
+Benchmark: JSB chorales, quarter-note frames of `JSB_Chorales.mat`, the
+229 / 76 / 77 split of Boulanger-Lewandowski et al. (2012). The score is
+their negative log-likelihood per frame: every frame of every test chorale
+is predicted (the first from a silent start frame), and the total NLL is
+divided by the total number of frames.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+from tqdm import tqdm
+
+from data.errors import DataFormatError
+from data.jsb import CONFIG_NAMES, load_jsb
+from data.midi import (
+    BAD_MIDI_CHOICES,
+    KEYS,
+    MIDI_SUFFIXES,
+    parse_chord,
+    pitch_names,
+    read_midi,
+    read_midi_folder,
+    write_piece,
+)
+from data.pipeline import Examples, bucketed_batches
+from models.nade import IndependentKeys, Nade, PreviousFrames
+from models.recurrent import CELLS, recurrent_stack
+from models.sampling import generate, key_probability, stack_cells
+from tasks.base import Task
+from tasks.config import option, require_positive
+from tasks.export import Endpoint, Serving
+from tasks.music_scores import (
+    frame_scores,
+    key_frequency,
+    previous_frame_logistic,
+    training_key_frequency,
+)
+
+HEADS = ("sigmoid", "nade")
+
+
+@dataclass
+class MusicConfig:
+    """The model and the data's time grid; defaults reproduce the benchmark."""
+
+    head: str = option("sigmoid", "next-frame distribution: sigmoid per key, or NADE", HEADS)
+    cell: str = option("gru", "recurrent cell", tuple(CELLS))
+    units: int = option(256, "recurrent units per layer")
+    depth: int = option(1, "stacked recurrent layers")
+    dropout: float = option(0.3, "dropout on each recurrent layer's input, the roll included")
+    recurrent_dropout: float = option(0.3, "dropout on the recurrent state, inside the cells")
+    output_dropout: float = option(0.3, "dropout on the recurrent output, before the head")
+    input_skip: bool = option(True, "the head also sees the previous frame directly")
+    nade_hidden: int = option(150, "hidden units of the NADE head (ignored by sigmoid)")
+    transpose: int = option(0, "train on copies shifted up to this many semitones (0 = off)")
+    frames_per_beat: int = option(1, "time grid: 1 = quarter notes (JSB benchmark), 2, 4 = 16ths")
+    bad_midi: str = option(
+        "skip", "--dataset folders: skip unreadable MIDI (named) or reject", BAD_MIDI_CHOICES
+    )
+    marginal_samples: int = option(100, "NADE samples per frame to estimate expected accuracy")
+    lr_decay: float = option(0.3, "scale the learning rate by this when validation NLL stalls")
+    lr_patience: int = option(4, "epochs without validation improvement before the decay")
+
+    def __post_init__(self):
+        require_positive(self, "units", "depth", "nade_hidden", "frames_per_beat")
+        require_positive(self, "marginal_samples", "lr_patience")
+        if not 0.0 < self.lr_decay <= 1.0:
+            raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+        require_positive(self, "transpose", or_zero=True)
+        for name in ("dropout", "recurrent_dropout", "output_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+
+
+@dataclass
+class GenerateOptions:
+    """`evaluate.py music --predict CHORD ...`: the primer's frames, then these."""
+
+    steps: int = option(64, "frames to generate after the primer")
+    temperature: float = option(1.0, "divides the logits: < 1 plays safer, > 1 wilder")
+    sample_seed: int = option(0, "seed of the sampling: the same seed gives the same piece")
+    out: str = option("", "write the piece as MIDI, a piano-roll PNG beside it", metavar="FILE.mid")
+    wav: bool = option(False, "also render a WAV beside --out (pretty_midi's synthesiser)")
+    tempo: float = option(80.0, "beats per minute of the written MIDI")
+
+    def __post_init__(self):
+        require_positive(self, "steps", "temperature", "tempo")
+        if self.out and not self.out.lower().endswith(MIDI_SUFFIXES):
+            raise ValueError(f"--out names a MIDI file (.mid), got {self.out!r}")
+        if self.wav and not self.out:
+            raise ValueError("--wav needs --out FILE.mid to name the files")
+
+
+def rolls_as_examples(rolls: list[np.ndarray]) -> Examples:
+    """Pieces as `Examples`: the rolls (an object array) and their lengths."""
+    inputs = np.empty(len(rolls), dtype=object)
+    inputs[:] = list(rolls)
+    return Examples(inputs, np.array([len(roll) for roll in rolls], dtype="int64"))
+
+
+def with_mask(roll):
+    """A piece and its mask of real frames (padding will add zeros)."""
+    return roll, tf.ones(tf.shape(roll)[:1])
+
+
+def frame_count(roll, mask):
+    return tf.shape(roll)[0]
+
+
+def masked_nll(mask, log_likelihood):
+    """The training loss: mean NLL per real (unpadded) frame of the batch."""
+    return -tf.reduce_sum(mask * log_likelihood) / tf.maximum(tf.reduce_sum(mask), 1.0)
+
+
+class FrameNll(keras.metrics.Metric):
+    """NLL per frame over a whole split: total NLL / total frames, as published."""
+
+    def __init__(self, name: str = "nll", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.total = self.add_variable((), initializer="zeros", name="total")
+        self.frames = self.add_variable((), initializer="zeros", name="frames")
+
+    def update_state(self, mask, log_likelihood, sample_weight=None):
+        self.total.assign_add(-tf.reduce_sum(mask * log_likelihood))
+        self.frames.assign_add(tf.reduce_sum(mask))
+
+    def result(self):
+        return self.total / tf.maximum(self.frames, 1.0)
+
+
+class Music(Task):
+    """One-to-many: piano rolls -> new music (JSB chorales, MIDI in and out)."""
+
+    name = "music"
+    Config = MusicConfig
+    PredictOptions = GenerateOptions
+    monitor = "val_nll"
+    higher_is_better = False
+    endpoint = "generate"
+
+    @property
+    def head_name(self) -> str:
+        """How metrics are named: `sigmoid` or `joint` (the NADE head)."""
+        return "joint" if self.config.head == "nade" else "sigmoid"
+
+    @property
+    def headline_metric(self) -> str:
+        return f"nll_{self.head_name}"
+
+    @property
+    def dataset_name(self) -> str:
+        grid = CONFIG_NAMES.get(self.config.frames_per_beat, "?")
+        return f"JSB chorales ({grid}-note frames; 229/76/77 split of Boulanger-Lewandowski 2012)"
+
+    def load(self) -> dict[str, Examples]:
+        if self.data.dataset:
+            folder = read_midi_folder(
+                self.data.dataset, self.config.frames_per_beat, self.config.bad_midi
+            )
+            return {"all": rolls_as_examples(folder.rolls)}
+        splits = load_jsb(
+            self.config.frames_per_beat, self.data.data_mirror or None, self.data.data_dir or None
+        )
+        return {split: rolls_as_examples(rolls) for split, rolls in splits.items()}
+
+    def adapt(self, train: Examples) -> None:
+        """The keys' training frequencies, as log-odds: the head's starting biases."""
+        probability = training_key_frequency(train.inputs)
+        self.restore({"key_log_odds": np.log(probability / (1 - probability)).tolist()})
+
+    def state(self) -> dict:
+        return {"key_log_odds": self.key_log_odds}
+
+    def restore(self, state: dict) -> None:
+        self.key_log_odds = state["key_log_odds"]
+
+    def batches(self, examples: Examples, training: bool) -> tf.data.Dataset:
+        """`(roll, mask)` batches: padded frames have mask 0 and no loss."""
+        rolls = tf.RaggedTensor.from_row_lengths(
+            np.concatenate(list(examples.inputs)).astype("float32"), examples.targets
+        )
+        dataset = tf.data.Dataset.from_tensor_slices(rolls).map(
+            with_mask, num_parallel_calls=tf.data.AUTOTUNE
+        )
+        dataset = dataset.cache()
+        if training and self.config.transpose:
+            dataset = dataset.map(self._transpose, num_parallel_calls=tf.data.AUTOTUNE)
+        return bucketed_batches(
+            dataset, frame_count, self.train.batch_size, training=training, seed=self.train.seed
+        )
+
+    def _transpose(self, roll, mask):
+        """The piece shifted by a random number of semitones; notes pushed off
+        the keyboard are dropped."""
+        reach = self.config.transpose
+        shift = tf.random.uniform([], -reach, reach + 1, dtype=tf.int32)
+        padded = tf.pad(roll, [[0, 0], [reach, reach]])
+        return padded[:, reach - shift : reach - shift + KEYS], mask
+
+    def count_tokens(self, batches: tf.data.Dataset) -> tuple[int, int]:
+        """(real, padded) frames: throughput is counted in frames."""
+        real = padded = 0
+        for _, mask in batches:
+            real += int(tf.reduce_sum(mask))
+            padded += int(tf.size(mask))
+        return real, padded
+
+    def build_model(self) -> keras.Model:
+        """piano roll -> log-likelihood of each frame given the frames before it."""
+        config = self.config
+        frames = keras.Input((None, KEYS), name="piano_roll")
+        previous = PreviousFrames(name="previous_frames")(frames)
+        context = recurrent_stack(
+            previous,
+            cell=config.cell,
+            units=config.units,
+            depth=config.depth,
+            dropout=config.dropout,
+            recurrent_dropout=config.recurrent_dropout,
+            name="encoder",
+        )
+        context = layers.Dropout(config.output_dropout, name="output_dropout")(context)
+        if config.input_skip:
+            context = layers.Concatenate(name="context")([context, previous])
+        if config.head == "nade":
+            head = Nade(config.nade_hidden, KEYS, self.key_log_odds, name="frame_head")
+        else:
+            head = IndependentKeys(KEYS, self.key_log_odds, name="frame_head")
+        return keras.Model(frames, head(context, frames), name="music")
+
+    def compile_arguments(self) -> dict:
+        return {"loss": masked_nll, "metrics": [FrameNll()]}
+
+    def callbacks(self, model: keras.Model, splits) -> list:
+        """Smaller steps once validation NLL stalls: the last few hundredths
+        of a nat come from there."""
+        if self.config.lr_decay == 1.0:
+            return []
+        return [
+            keras.callbacks.ReduceLROnPlateau(
+                self.monitor,
+                self.config.lr_decay,
+                self.config.lr_patience,
+                mode=self.monitor_mode,
+                min_lr=1e-5,
+            )
+        ]
+
+    def serving(self, model: keras.Model) -> Serving:
+        """`generate` (seed frames -> piano roll) and `log_likelihood` (scores)."""
+        cells = stack_cells(model, self.config.cell, self.config.depth)
+        head = model.get_layer("frame_head")
+        context_layer = "context" if self.config.input_skip else "output_dropout"
+        trunk = keras.Model(model.input, model.get_layer(context_layer).output)
+        input_skip = self.config.input_skip
+        samples = self.config.marginal_samples
+
+        def generate_roll(primer, steps, temperature, seed):
+            checks = [
+                tf.debugging.assert_positive(temperature, message="temperature must be > 0"),
+                tf.debugging.assert_non_negative(steps, message="steps must be >= 0"),
+            ]
+            with tf.control_dependencies(checks):
+                frames = generate(cells, head, primer, steps, temperature, seed, input_skip)
+            return {"piano_roll": tf.concat([primer, frames], axis=1)}
+
+        def log_likelihood(piano_roll, lengths):
+            mask = tf.sequence_mask(lengths, tf.shape(piano_roll)[1], tf.float32)
+            context = trunk(piano_roll, training=False)
+            return {
+                "log_likelihood": head(context, piano_roll) * mask,
+                "key_probability": key_probability(head, context, samples) * mask[..., None],
+            }
+
+        rolls = tf.TensorSpec([None, None, KEYS], tf.float32, name="piano_roll")
+        return Serving(
+            {
+                "generate": Endpoint(
+                    generate_roll,
+                    [
+                        tf.TensorSpec([None, None, KEYS], tf.float32, name="primer"),
+                        tf.TensorSpec([], tf.int32, name="steps"),
+                        tf.TensorSpec([], tf.float32, name="temperature"),
+                        tf.TensorSpec([], tf.int64, name="seed"),
+                    ],
+                ),
+                "log_likelihood": Endpoint(
+                    log_likelihood, [rolls, tf.TensorSpec([None], tf.int32, name="lengths")]
+                ),
+            },
+            [trunk],
+        )
+
+    def test_outputs(self, export, examples: Examples, batch_size: int = 16) -> dict:
+        """Per piece: each frame's log-likelihood and each key's probability."""
+        outputs = {name: [None] * len(examples) for name in ("log_likelihood", "key_probability")}
+        order = np.argsort(examples.targets, kind="stable")
+        for start in tqdm(range(0, len(order), batch_size), desc="score", unit="batch"):
+            chosen = order[start : start + batch_size]
+            lengths = examples.targets[chosen]
+            padded = np.zeros((len(chosen), lengths.max(), KEYS), dtype="float32")
+            for row, index in enumerate(chosen):
+                padded[row, : lengths[row]] = examples.inputs[index]
+            scored = export.log_likelihood(tf.constant(padded), tf.constant(lengths, tf.int32))
+            for row, index in enumerate(chosen):
+                for name in outputs:
+                    outputs[name][index] = scored[name].numpy()[row, : lengths[row]]
+        return outputs
+
+    def score(self, outputs: dict, examples: Examples) -> dict:
+        return frame_scores(
+            outputs["log_likelihood"], outputs["key_probability"], examples.inputs, self.head_name
+        )
+
+    def baselines(self, splits) -> dict:
+        """Models with no recurrence, scored by the same metric on the same test."""
+        rolls = splits.test.inputs
+        return {
+            name: frame_scores(*model(splits.train.inputs, rolls), rolls, self.head_name)
+            for name, model in (
+                ("key_frequency", key_frequency),
+                ("previous_frame_logistic", previous_frame_logistic),
+            )
+        }
+
+    def predict(self, export, raw: list[str], options: GenerateOptions) -> list[dict]:
+        """Generates after the primer typed on the line (chords, or one MIDI file)."""
+        primer = self._primer(raw)
+        result = export.generate(
+            tf.constant(primer[None], tf.float32),
+            tf.constant(options.steps, tf.int32),
+            tf.constant(options.temperature, tf.float32),
+            tf.constant(options.sample_seed, tf.int64),
+        )
+        roll = result["piano_roll"].numpy()[0].astype("uint8")
+        row = {
+            "primer": [pitch_names(frame) for frame in primer],
+            "generated": [pitch_names(frame) for frame in roll[len(primer) :]],
+        }
+        if options.out:
+            row |= write_piece(
+                roll,
+                Path(options.out),
+                self.config.frames_per_beat,
+                options.tempo,
+                options.wav,
+                primer=len(primer),
+            )
+        return [row]
+
+    def _primer(self, raw: list[str]) -> np.ndarray:
+        """`(frames, 88)`: one frame per chord given, or a MIDI file's frames."""
+        if not raw:
+            return np.zeros((0, KEYS), dtype="uint8")
+        if len(raw) == 1 and raw[0].lower().endswith(MIDI_SUFFIXES):
+            return read_midi(raw[0], self.config.frames_per_beat)
+        try:
+            return np.stack([parse_chord(chord) for chord in raw])
+        except ValueError as error:
+            raise DataFormatError(f"--predict: {error}") from None

@@ -1,0 +1,269 @@
+"""Music end to end: the NLL metric, the NADE head, one-to-many generation,
+the JSB builder, a real JSB run exported and reloaded, a synthetic progression."""
+
+import itertools
+import math
+import socket
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from helpers import outputs_in_fresh_process
+
+from data.errors import DataFormatError, DatasetUnavailableError
+from data.jsb import MAT_URL, load_jsb, read_json, read_mat
+from data.midi import KEYS, parse_chord, read_midi, roll_to_midi, write_midi
+from data.mirror import MIRROR_ENV
+from models.nade import IndependentKeys, Nade
+from models.sampling import stack_cells, step
+from tasks import runner
+from tasks.config import DataConfig, TrainConfig
+from tasks.evaluation import evaluate
+from tasks.export import latest_version, load_export
+from tasks.music import FrameNll, GenerateOptions, Music, MusicConfig, masked_nll
+from tasks.music_scores import frame_scores
+
+TINY_MUSIC = dict(
+    units=8,
+    nade_hidden=6,
+    dropout=0.0,
+    recurrent_dropout=0.0,
+    output_dropout=0.0,
+    marginal_samples=20,
+)
+
+
+def tiny_task(head="sigmoid", dataset="", mirror="", data_dir="", config=None, **train):
+    settings = dict(epochs=1, batch_size=8, patience=5, learning_rate=1e-2) | train
+    return Music(
+        MusicConfig(**(TINY_MUSIC | {"head": head} | (config or {}))),
+        TrainConfig(**settings),
+        DataConfig(dataset=str(dataset), data_mirror=mirror, data_dir=str(data_dir)),
+    )
+
+
+def test_nll_of_a_known_probability_table_equals_the_metric():
+    """Keys on with fixed probabilities: the head's log-likelihood, the training
+    metric and the benchmark score all equal the NLL summed by hand over every
+    frame and divided by the number of frames (not a mean of piece means)."""
+    probability = np.full(KEYS, 0.1)
+    probability[[39, 43, 46]] = [0.8, 0.6, 0.3]
+    head = IndependentKeys()
+    head(np.zeros((1, 1, 2), "float32"), np.zeros((1, 1, KEYS), "float32"))
+    head.logits.kernel.assign(np.zeros((2, KEYS)))
+    head.logits.bias.assign(np.log(probability / (1 - probability)))
+    pieces = [np.stack([parse_chord(c) for c in chords]).astype("float32") for chords in
+              (["C4 E4 G4", "C4 E4", "E4 G4 C5"], ["C4"])]  # fmt: skip
+
+    def by_hand(frame):
+        return -sum(math.log(p if on else 1 - p) for p, on in zip(probability, frame, strict=True))
+
+    nll = [[by_hand(frame) for frame in piece] for piece in pieces]
+    log_likelihoods = [head(np.zeros((1, len(p), 2), "float32"), p[None])[0] for p in pieces]
+    for computed, expected in zip(log_likelihoods, nll, strict=True):
+        np.testing.assert_allclose(-np.asarray(computed), expected, rtol=1e-5)
+
+    scores = frame_scores(
+        [np.asarray(values) for values in log_likelihoods],
+        [np.broadcast_to(probability, piece.shape) for piece in pieces],
+        pieces,
+        "sigmoid",
+    )
+    total = sum(map(sum, nll))
+    assert scores["nll_sigmoid"] == pytest.approx(total / 4)
+    assert scores["nll_sigmoid"] != pytest.approx(np.mean([np.mean(n) for n in nll]))
+    assert scores["nll_sigmoid_without_first_frame"] == pytest.approx(sum(nll[0][1:]) / 2)
+    truth = np.concatenate(pieces)
+    hits = (truth * probability).sum()
+    accuracy = hits / (probability.sum() * 4 + truth.sum() - hits)
+    assert scores["frame_accuracy_sigmoid"] == pytest.approx(accuracy)
+
+    # The training loss and metric see the same pieces padded into one batch.
+    padded = np.zeros((2, 3), "float32")
+    padded[0], padded[1, 0] = [-n for n in nll[0]], -nll[1][0]
+    mask = np.array([[1, 1, 1], [1, 0, 0]], "float32")
+    metric = FrameNll()
+    metric.update_state(mask, padded)
+    assert float(metric.result()) == pytest.approx(total / 4, rel=1e-5)
+    assert float(masked_nll(mask, padded)) == pytest.approx(total / 4, rel=1e-5)
+
+
+def all_frames(keys):
+    return np.array(list(itertools.product([0, 1], repeat=keys)), dtype="float32")
+
+
+def test_nade_is_a_distribution_and_its_samples_follow_it():
+    """Over 4 keys, the 16 frames' probabilities sum to 1, and 20,000 sampled
+    frames match them (and the estimated key marginals) within 5 standard errors."""
+    keras.utils.set_random_seed(3)
+    nade = Nade(hidden_units=5, keys=4)
+    context = np.random.default_rng(0).normal(size=(1, 3)).astype("float32")
+    frames = all_frames(4)
+    probability = np.exp(nade(np.repeat(context, 16, axis=0), frames).numpy())
+    assert probability.sum() == pytest.approx(1.0, abs=1e-5)
+    assert probability.max() < 0.5, "a degenerate distribution would prove little"
+
+    draws = 20_000
+    uniform = np.random.default_rng(1).random((draws, 4)).astype("float32")
+    sampled = nade.sample(np.repeat(context, draws, axis=0), uniform).numpy()
+    codes = sampled @ (2 ** np.arange(3, -1, -1))
+    frequency = np.bincount(codes.astype(int), minlength=16) / draws
+    np.testing.assert_allclose(frequency, probability, atol=5 * math.sqrt(0.25 / draws))
+
+    estimated = nade.key_probability(context, uniform[:, None, :]).numpy()[0]
+    np.testing.assert_allclose(estimated, probability @ frames, atol=5 * math.sqrt(0.25 / draws))
+
+
+def test_stepping_the_cells_reproduces_the_sequence_model():
+    """Generation steps the very cells training ran over whole sequences (two LSTM layers)."""
+    task = tiny_task(config={"cell": "lstm", "depth": 2})
+    task.restore({"key_log_odds": [0.0] * KEYS})
+    model = task.build_model()
+    trunk = keras.Model(model.input, model.get_layer("output_dropout").output)
+    roll = (np.random.default_rng(0).random((2, 7, KEYS)) < 0.05).astype("float32")
+    cells = stack_cells(model, "lstm", 2)
+    states = [[tf.zeros((2, 8)), tf.zeros((2, 8))] for _ in cells]
+    inputs, outputs = np.concatenate([np.zeros((2, 1, KEYS), "float32"), roll[:, :-1]], 1), []
+    for index in range(7):
+        output, states = step(cells, inputs[:, index], states)
+        outputs.append(output)
+    np.testing.assert_allclose(np.stack(outputs, 1), trunk(roll), atol=1e-5)
+
+
+@pytest.mark.parametrize(("head", "input_skip"), [("sigmoid", True), ("nade", False)])
+def test_generation_is_one_to_many_and_reproducible(head, input_skip):
+    """One chord in, N frames out; a seed fixes them, another seed changes them;
+    an empty primer and a batch of primers work; temperature must be positive."""
+    task = tiny_task(head, config={"input_skip": input_skip})
+    task.restore({"key_log_odds": [-2.0] * KEYS})
+    endpoint = task.serving(task.build_model()).endpoints["generate"]
+    generate = tf.function(endpoint.function, input_signature=endpoint.signature)
+    chord = parse_chord("C4 E4 G4")[None, None].astype("float32")
+
+    def piece(primer, steps=12, temperature=1.0, seed=5):
+        return generate(
+            primer, tf.constant(steps), tf.constant(temperature), tf.constant(seed, tf.int64)
+        )["piano_roll"].numpy()
+
+    first = piece(chord)
+    assert first.shape == (1, 13, KEYS)
+    np.testing.assert_array_equal(first[0, 0], chord[0, 0])
+    assert set(np.unique(first)) <= {0.0, 1.0} and first[0, 1:].any()
+    np.testing.assert_array_equal(piece(chord), first)
+    assert not np.array_equal(piece(chord, seed=6), first)
+    assert piece(np.zeros((1, 0, KEYS), "float32"), steps=3).shape == (1, 3, KEYS)
+    assert piece(np.repeat(chord, 3, axis=0), steps=2).shape == (3, 3, KEYS)
+    assert piece(chord, steps=0).shape == (1, 1, KEYS)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="temperature must be > 0"):
+        piece(chord, temperature=0.0)
+
+
+def test_jsb_builder_prepares_the_published_split(mirror, tfds_dir):
+    """229 / 76 / 77 chorales, 13,807 / 4,602 / 4,725 quarter-note frames, in
+    the order of JSB_Chorales.mat, whose rolls the quarter JSON repeats."""
+    splits = load_jsb(1, mirror, tfds_dir)
+    assert {name: len(rolls) for name, rolls in splits.items()} == {
+        "train": 229,
+        "validation": 76,
+        "test": 77,
+    }
+    assert [sum(map(len, rolls)) for rolls in splits.values()] == [13_807, 4_602, 4_725]
+    mat = read_mat(Path(mirror) / "polyphonic-music-mat" / "JSB_Chorales.mat")
+    quarter = read_json(Path(mirror) / "JSB-Chorales-dataset" / "jsb-chorales-quarter.json")
+    for name in splits:
+        for prepared, original, repeated in zip(
+            splits[name], mat[name], quarter[name], strict=True
+        ):
+            np.testing.assert_array_equal(prepared, original)
+            np.testing.assert_array_equal(repeated, original)
+
+
+def test_offline_without_mirror_fails_fast_naming_the_url(tmp_path, monkeypatch):
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+
+    def unreachable(*args, **kwargs):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    with pytest.raises(DatasetUnavailableError) as error:
+        load_jsb(1, None, tmp_path / "tfds")
+    assert MAT_URL in str(error.value) and "--data-mirror" in str(error.value)
+
+
+@pytest.fixture(scope="module")
+def jsb_run(tmp_path_factory, mirror, tfds_dir):
+    """Two training steps of a tiny NADE model on the real chorales, exported."""
+    run_dir = tmp_path_factory.mktemp("jsb") / "run"
+    task = tiny_task("nade", mirror=mirror, data_dir=tfds_dir, limit=16, steps_per_epoch=2)
+    runner.train(task, run_dir)
+    return run_dir
+
+
+def test_real_run_generates_identically_after_reload_in_a_fresh_process(jsb_run):
+    export = load_export(latest_version(jsb_run / "export"))
+    primer = np.stack([parse_chord("C4 E4 G4"), parse_chord("B3 D4 G4")])[None]
+    here = export.generate(
+        tf.constant(primer, tf.float32), tf.constant(16), tf.constant(0.8), tf.constant(7, tf.int64)
+    )["piano_roll"].numpy()
+    there = outputs_in_fresh_process(
+        latest_version(jsb_run / "export"),
+        {
+            "primer": (primer.tolist(), "float32"),
+            "steps": (16, "int32"),
+            "temperature": (0.8, "float32"),
+            "seed": (7, "int64"),
+        },
+        signature="generate",
+    )
+    assert here.shape == (1, 18, KEYS)
+    np.testing.assert_array_equal(np.asarray(there["piano_roll"]), here)
+
+
+def test_real_run_is_scored_through_the_export_beside_baselines(jsb_run):
+    report = evaluate(jsb_run)
+    assert report["test_examples"] == 77 and report["headline_metric"] == "nll_joint"
+    metrics = report["metrics"]
+    assert set(metrics) == {"nll_joint", "nll_joint_without_first_frame", "frame_accuracy"}
+    assert 0 < metrics["nll_joint"] < 70 and 0 <= metrics["frame_accuracy"] <= 1
+    for baseline in ("key_frequency", "previous_frame_logistic"):
+        assert set(report["baselines"][baseline]) == set(metrics)
+    assert report["baselines"]["previous_frame_logistic"]["nll_joint"] < 12
+
+
+def test_predict_writes_the_piece_and_names_bad_chords(jsb_run, tmp_path):
+    task = runner.load_task(jsb_run)
+    export = load_export(latest_version(jsb_run / "export"))
+    options = GenerateOptions(steps=8, out=str(tmp_path / "piece.mid"), wav=True)
+    (row,) = task.predict(export, ["C4 E4 G4"], options)
+    assert row["primer"] == [["C4", "E4", "G4"]] and len(row["generated"]) == 8
+    assert all(Path(row[kind]).is_file() for kind in ("midi", "png", "wav"))
+    written = read_midi(row["midi"], 1)
+    np.testing.assert_array_equal(written[0], parse_chord("C4 E4 G4"))
+    with pytest.raises(DataFormatError, match="'H4' is neither"):
+        task.predict(export, ["C4 H4"], options)
+
+
+def write_progression(folder, pieces=48, seed=0):
+    """MIDI files cycling C, C, F, F, G, G from a random point: the next chord
+    depends on two frames, so the previous frame alone cannot tell it."""
+    cycle = [parse_chord(chord) for chord in ("C4 E4 G4", "F4 A4 C5", "G3 B3 D4")]
+    rng = np.random.default_rng(seed)
+    folder.mkdir()
+    for index in range(pieces):
+        start = int(rng.integers(6))
+        roll = np.stack([cycle[(start + t) % 6 // 2] for t in range(24)])
+        write_midi(roll_to_midi(roll, 1), folder / f"piece{index:02d}.mid")
+    return folder
+
+
+def test_learns_a_progression_far_beyond_the_baselines(tmp_path):
+    """Held out pieces of your own MIDI: the GRU's NLL per frame is under half
+    of the first-order Markov (previous frame) baseline's."""
+    folder = write_progression(tmp_path / "midi")
+    task = tiny_task(dataset=folder, epochs=20, patience=20, learning_rate=3e-2)
+    runner.train(task, tmp_path / "run")
+    report = evaluate(tmp_path / "run")
+    markov = report["baselines"]["previous_frame_logistic"]["nll_sigmoid"]
+    assert report["metrics"]["nll_sigmoid"] < 0.5 * markov, report
