@@ -106,62 +106,63 @@ def segment_recurrent_forecaster(
         ops.transpose(x, (0, 2, 1)), (-1, lookback // segment_length, segment_length)
     )
     embedded = layers.Dense(units, activation="relu", name="segment_embedding")(segments)
-    # The decoder needs the layer itself (its weights), so it is made here
-    # from the shared cell registry rather than through `recurrent_stack`.
-    gru = CELLS["gru"](units, name="segment_gru")
-    state = gru(embedded)
-    hidden = ParallelSegmentDecoding(
-        gru, horizon // segment_length, channels, channel_embedding, name="parallel_decoding"
-    )(state)
+    hidden = SegmentRecurrence(
+        units, horizon // segment_length, channels, channel_embedding, name="segment_recurrence"
+    )(embedded)
     hidden = layers.Dropout(dropout, name="decoder_dropout")(hidden)
     values = layers.Dense(segment_length, name="segment_projection")(hidden)
     forecast = ops.transpose(ops.reshape(values, (-1, channels, horizon)), (0, 2, 1))
     return keras.Model(window, denormalize(forecast, shift, scale), name=name)
 
 
-class ParallelSegmentDecoding(layers.Layer):
-    """Every future segment's hidden vector at once: one step of the encoder's
-    GRU from its final state, fed that segment's position embedding (beside
-    the channel's embedding, when `channel_embedding`).
+@keras.saving.register_keras_serializable(package="rnn_suite")
+class SegmentRecurrence(layers.Layer):
+    """A GRU reads the embedded segments; the same GRU then decodes every
+    future segment at once: one step from its final state, fed that
+    segment's position embedding (beside the channel's embedding, when
+    `channel_embedding`).
 
-    `(batch * channels, units)` states -> `(batch * channels, segments, units)`.
-    The step's input part depends only on (channel, segment) and its
-    recurrent part only on the state, so each is computed once and the two
-    are broadcast together: the same numbers as running the GRU on
-    `batch * channels * segments` one-step sequences, without repeating the
-    recurrent matrix product for every segment.
+    `(batch * channels, segments in, units)` -> `(batch * channels, segments
+    out, units)`. A decoding step's input part depends only on (channel,
+    segment) and its recurrent part only on the state, so each is computed
+    once and the two are broadcast together: the numbers of running the GRU
+    on `batch * channels * segments` one-step sequences, without repeating
+    the recurrent matrix product for every segment.
     """
 
-    def __init__(self, gru, segments: int, channels: int, channel_embedding: bool, **kwargs):
+    def __init__(
+        self, units: int, segments: int, channels: int, channel_embedding: bool = True, **kwargs
+    ):
         super().__init__(**kwargs)
-        if not (isinstance(gru, layers.GRU) and gru.cell.reset_after):
-            raise ValueError("ParallelSegmentDecoding needs a keras GRU with reset_after=True")
-        self.gru = gru
-        self.segments, self.channels = segments, channels
+        self.units, self.segments, self.channels = units, segments, channels
         self.channel_embedding = channel_embedding
+        self.gru = CELLS["gru"](units, name="gru")
 
     def build(self, input_shape):
-        units = self.gru.units
-        half = units // 2 if self.channel_embedding else units
+        self.gru.build(input_shape)
+        half = self.units // 2 if self.channel_embedding else self.units
         normal = keras.initializers.RandomNormal(stddev=1.0)
         self.position = self.add_weight((self.segments, half), normal, name="position")
         if self.channel_embedding:
-            self.channel = self.add_weight((self.channels, units - half), normal, name="channel")
+            shape = (self.channels, self.units - half)
+            self.channel = self.add_weight(shape, normal, name="channel")
 
-    def call(self, state):
-        cell = self.gru.cell
-        units = cell.units
+    def call(self, segments, training=None):
+        return self.decode(self.gru(segments, training=training))
+
+    def decode(self, state):
+        """`(batch * channels, units)` final states -> every future segment's state."""
+        cell, units = self.gru.cell, self.units
         # (channels, segments, units): what each (channel, segment) step reads.
         steps = ops.tile(self.position[None], (self.channels, 1, 1))
         if self.channel_embedding:
             channel = ops.tile(self.channel[:, None], (1, self.segments, 1))
             steps = ops.concatenate([steps, channel], axis=-1)
-        input_bias, recurrent_bias = (cell.bias[0], cell.bias[1]) if cell.use_bias else (0, 0)
-        from_input = ops.matmul(steps, cell.kernel) + input_bias
-        from_state = ops.matmul(state, cell.recurrent_kernel) + recurrent_bias
+        # Keras's GRU (reset_after): gates z, r, h; input and recurrent biases.
+        from_input = (ops.matmul(steps, cell.kernel) + cell.bias[0])[None]
+        from_state = ops.matmul(state, cell.recurrent_kernel) + cell.bias[1]
         # (batch, channels, 1, 3 units) beside (1, channels, segments, 3 units).
         from_state = ops.reshape(from_state, (-1, self.channels, 1, 3 * units))
-        from_input = from_input[None]
         update = ops.sigmoid(from_input[..., :units] + from_state[..., :units])
         reset = ops.sigmoid(from_input[..., units : 2 * units] + from_state[..., units : 2 * units])
         candidate = ops.tanh(from_input[..., 2 * units :] + reset * from_state[..., 2 * units :])
@@ -170,4 +171,13 @@ class ParallelSegmentDecoding(layers.Layer):
         return ops.reshape(hidden, (-1, self.segments, units))
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.segments, self.gru.units)
+        return (input_shape[0], self.segments, self.units)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "segments": self.segments,
+            "channels": self.channels,
+            "channel_embedding": self.channel_embedding,
+        }

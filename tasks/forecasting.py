@@ -116,11 +116,7 @@ class Forecasting(Task):
         return split_windows(series, ends, config.lookback, config.horizon)
 
     def splits(self) -> Splits:
-        parts = self.load()
-        if self.train.limit:
-            for name in ("train", "validation"):
-                parts[name] = parts[name].first(self.train.limit)
-        return Splits(**parts)
+        return Splits(**self.load())
 
     # Preprocessing: the scaler sees the training rows only.
     def adapt(self, train: Windows) -> None:
@@ -148,6 +144,10 @@ class Forecasting(Task):
         self.targets = [self.columns.index(target)] if target else list(range(len(self.columns)))
 
     def batches(self, windows: Windows, training: bool) -> tf.data.Dataset:
+        """Batches of scaled windows; `--limit` keeps the first windows (the
+        scaler still saw every training row, so scores stay comparable)."""
+        if self.train.limit:
+            windows = windows.first(self.train.limit)
         scaled = (windows.series.values - self.mean) / self.scale
         return window_batches(
             scaled,
