@@ -19,7 +19,7 @@ from sklearn.linear_model import LinearRegression
 from tqdm import tqdm
 
 from data.errors import DataFormatError
-from data.ett import FILES, load_ett
+from data.ett import CONFIGS, FILES, load_ett
 from data.series import (
     Series,
     Windows,
@@ -97,7 +97,7 @@ class Forecasting(Task):
     @property
     def dataset_name(self) -> str:
         key = self.config.series
-        return f"{FILES[key].info.filename[:-4]} (tfds ett/{key[3:]} 1.0.0)"
+        return f"{FILES[key].info.filename[:-4]} (tfds ett/{CONFIGS[key]} 1.0.0)"
 
     # Raw data: the protocol's chronological parts, never a random carve.
     def load(self) -> dict[str, Windows]:
@@ -278,7 +278,7 @@ class Forecasting(Task):
         rows = []
         for path in raw:
             series = read_series(path, self.config.date_column)
-            window = self._latest_window(series)
+            window = self._latest_window(series, path)
             forecast = export.forecast(tf.constant(window[None]))["forecast"].numpy()[0]
             dates = forecast_plots.future_dates(series.dates, len(forecast))
             names = [self.columns[index] for index in self.targets]
@@ -294,14 +294,15 @@ class Forecasting(Task):
                 )
         return rows
 
-    def _latest_window(self, series: Series) -> np.ndarray:
+    def _latest_window(self, series: Series, path: str) -> np.ndarray:
+        """The last `lookback` rows, columns in the order the model was trained on."""
         missing = [name for name in self.columns if name not in series.columns]
         if missing:
-            raise DataFormatError(f"{series.name}: the model needs the columns {missing}")
+            raise DataFormatError(f"{path}: no columns {missing}, which the model reads")
         lookback = self.config.lookback
         if len(series.values) < lookback:
             raise DataFormatError(
-                f"{series.name}: {len(series.values)} rows, the model reads {lookback}"
+                f"{path}: {len(series.values)} rows, fewer than the {lookback} the model reads"
             )
         order = [series.columns.index(name) for name in self.columns]
         return series.values[-lookback:, order]
