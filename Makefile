@@ -28,8 +28,9 @@ benchmark-sentiment: setup
 	$(BIN)/python evaluate.py sentiment --model $(RUN) --benchmark
 
 # Forecasting: one run per dataset and horizon, SegRNN's settings for lookback
-# 96 (segments of 24 rows and rate 1e-3 on ETTh1, 48 and 2e-4 on ETTm1), then
-# the plain GRU reference on the same protocol; a finished run is kept.
+# 96 (segments of 24 rows and rate 1e-3 on ETTh1, 48 and 2e-4 on ETTm1), and
+# the plain GRU reference on the same protocol; a finished run is kept, an
+# interrupted one resumes.
 FORECAST_RUNS ?= runs/forecasting
 HORIZONS := 96 192 336 720
 FORECAST_TRAIN := --batch-size 256 --epochs 30 --patience 3 --clipnorm 0
@@ -40,8 +41,8 @@ FORECAST_RUN_DIRS := $(foreach kind,segment plain,$(foreach series,etth1 ettm1,\
 	$(foreach horizon,$(HORIZONS),$(FORECAST_RUNS)/$(kind)-$(series)-$(horizon))))
 
 benchmark-forecasting: setup
-	for run in "segment-etth1 $(SEGMENT_ETTH1)" "segment-ettm1 $(SEGMENT_ETTM1)" \
-	           "plain-etth1 $(PLAIN) --series etth1" "plain-ettm1 $(PLAIN) --series ettm1"; do \
+	for run in "segment-etth1 $(SEGMENT_ETTH1)" "plain-etth1 $(PLAIN) --series etth1" \
+	           "segment-ettm1 $(SEGMENT_ETTM1)" "plain-ettm1 $(PLAIN) --series ettm1"; do \
 	  for horizon in $(HORIZONS); do \
 	    set -- $$run; name=$$1; shift; dir=$(FORECAST_RUNS)/$$name-$$horizon; \
 	    test -f $$dir/metrics.json || $(BIN)/python train.py forecasting --horizon $$horizon \
