@@ -1,7 +1,8 @@
 """The registry of tasks: `train.py TASK` and `evaluate.py TASK` look here."""
 
+from tasks.forecasting import Forecasting
 from tasks.music import Music
 from tasks.pos_tagging import PosTagging
 from tasks.sentiment import Sentiment
 
-TASKS = {task.name: task for task in (Sentiment, PosTagging, Music)}
+TASKS = {task.name: task for task in (Sentiment, PosTagging, Music, Forecasting)}

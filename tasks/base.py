@@ -149,13 +149,21 @@ class Task(abc.ABC):
     def score(self, outputs: dict[str, np.ndarray], examples: Examples) -> dict[str, float]:
         """Metrics of serving outputs against the examples' targets."""
 
-    def write_figures(self, outputs: dict[str, np.ndarray], examples: Examples, run_dir: Path):
-        """Pictures of the test outputs (say a confusion matrix) into `run_dir`."""
-        return None
-
     def baselines(self, splits: Splits) -> dict[str, dict[str, float]]:
         """Classical models trained on the same train split, scored on test."""
         return {}
+
+    @property
+    def reference(self) -> str | None:
+        """A name when this run is a reference model (say a plain GRU): combined
+        with other runs into a benchmark, its metrics land under `baselines`
+        under this name instead of competing as the model."""
+        return None
+
+    def figures(self, outputs: dict[str, np.ndarray], examples: Examples, folder: Path) -> list:
+        """Pictures of the test outputs (say forecasts against the truth) that
+        `evaluate` writes into the run directory; their paths."""
+        return []
 
     def count_tokens(self, batches: tf.data.Dataset) -> tuple[int, int]:
         """(real, padded) timesteps in one pass over integer-token batches.

@@ -20,6 +20,8 @@ from tasks.runner import load_task, write_json, write_text
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 README = BENCHMARKS.parent / "README.md"
 TABLE_START, TABLE_END = "<!-- results:start -->", "<!-- results:end -->"
+# What a combined benchmark keeps of each run.
+RUN_KEYS = ("dataset", "reference", "train_seconds", "epochs", "best_epoch", "settings")
 
 
 def evaluate(run_dir: Path, data: DataConfig | None = None) -> dict:
@@ -31,7 +33,6 @@ def evaluate(run_dir: Path, data: DataConfig | None = None) -> dict:
     splits = task.splits()
     export = load_export(latest_version(run_dir / "export"))
     outputs = task.test_outputs(export, splits.test)
-    task.write_figures(outputs, splits.test, run_dir)
     training = json.loads((run_dir / "metrics.json").read_text())
     settings = json.loads((run_dir / "config.json").read_text())
     report = {
@@ -43,6 +44,8 @@ def evaluate(run_dir: Path, data: DataConfig | None = None) -> dict:
         "higher_is_better": task.higher_is_better,
         "metrics": task.score(outputs, splits.test),
         "baselines": task.baselines(splits),
+        "reference": task.reference,
+        "figures": [str(path) for path in task.figures(outputs, splits.test, run_dir)],
         "train_seconds": training["train_seconds"],
         "epochs": training["epochs"],
         "best_epoch": training["best_epoch"],
@@ -61,7 +64,9 @@ def combine(reports: list[dict]) -> dict:
 
     Each run contributes its own metric and baseline names (a task names them
     after its settings, like `etth1_mse_96`), so a clash is an error, not an
-    overwrite. Times add up; `runs` keeps each run's settings.
+    overwrite. A reference run (say a plain GRU) contributes its metrics to
+    `baselines` under its `reference` name. Times add up; `runs` keeps each
+    run's settings.
     """
     if len(reports) == 1:
         return reports[0]
@@ -69,10 +74,14 @@ def combine(reports: list[dict]) -> dict:
         raise ValueError("a benchmark combines runs of one task only")
     metrics, baselines = {}, {}
     for report in reports:
-        clash = set(metrics) & set(report["metrics"])
-        if clash:
-            raise ValueError(f"two runs report the same metrics {sorted(clash)}")
-        metrics |= report["metrics"]
+        reference = report.get("reference")
+        if reference:
+            baselines[reference] = baselines.get(reference, {}) | report["metrics"]
+        else:
+            clash = set(metrics) & set(report["metrics"])
+            if clash:
+                raise ValueError(f"two runs report the same metrics {sorted(clash)}")
+            metrics |= report["metrics"]
         for name, scores in report["baselines"].items():
             baselines[name] = baselines.get(name, {}) | scores
     datasets = list(dict.fromkeys(report["dataset"] for report in reports))
@@ -89,10 +98,9 @@ def combine(reports: list[dict]) -> dict:
         "padded_tokens_per_second": None,
         "command": " && ".join(report["command"] for report in reports),
         "settings": None,
-        "runs": [
-            {key: report[key] for key in ("dataset", "train_seconds", "best_epoch", "settings")}
-            for report in reports
-        ],
+        "reference": None,
+        "figures": [path for report in reports for path in report.get("figures", [])],
+        "runs": [{key: report.get(key) for key in RUN_KEYS} for report in reports],
     }
 
 

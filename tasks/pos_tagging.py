@@ -245,8 +245,10 @@ class PosTagging(Task):
             outputs["tags"], examples, self.training_forms, self.tags, self.config.tagset
         )
 
-    def write_figures(self, outputs: dict, examples: Examples, run_dir: Path) -> None:
-        confusion_figure(outputs["tags"], examples, self.tags, run_dir / "confusion_matrix.png")
+    def figures(self, outputs: dict, examples: Examples, folder: Path) -> list[Path]:
+        path = folder / "confusion_matrix.png"
+        confusion_figure(outputs["tags"], examples, self.tags, path)
+        return [path]
 
     def baselines(self, splits) -> dict:
         """Most frequent tag per word, and logistic regression on a word window."""

@@ -1,0 +1,308 @@
+"""Time-series forecasting, window -> horizon, under the long-horizon protocol.
+
+Benchmark: ETTh1 / ETTm1 (Zhou et al. 2021) as Informer, Autoformer,
+PatchTST and SegRNN use them: chronological 12/4/4-month splits, a scaler
+fit on the training rows only, all seven channels in and out, MSE and MAE on
+scaled values over every test window. Metrics are named
+`<dataset>_<mse|mae>_<horizon>`, so runs of several horizons and datasets
+combine into one benchmark.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+from sklearn.linear_model import LinearRegression
+from tqdm import tqdm
+
+from data.errors import DataFormatError
+from data.ett import CONFIGS, FILES, load_ett
+from data.series import (
+    Series,
+    Windows,
+    fit_scaler,
+    ratio_ends,
+    read_series,
+    rows_per_day,
+    split_windows,
+    window_batches,
+)
+from models.forecasters import (
+    NORMALIZATIONS,
+    recurrent_forecaster,
+    segment_recurrent_forecaster,
+)
+from models.recurrent import CELLS
+from tasks import forecast_plots
+from tasks.base import Splits, Task
+from tasks.config import option, require_positive
+from tasks.export import Endpoint, Serving
+
+MODELS = ("segment", "plain")
+
+
+@dataclass
+class ForecastingConfig:
+    """The series, the protocol and the model; defaults reproduce the ETTh1
+    horizon-96 benchmark run."""
+
+    series: str = option("etth1", "benchmark series when no --dataset is given", tuple(FILES))
+    target: str = option("", "forecast only this column (from all); empty = every column")
+    date_column: str = option("date", "timestamp column of a --dataset CSV ('' = none)")
+    lookback: int = option(96, "input rows per window; 96 is the literature's short setting")
+    horizon: int = option(96, "rows forecast at once; the protocol uses 96/192/336/720")
+    model: str = option("segment", "segment: SegRNN-style; plain: point-wise reference", MODELS)
+    segment_length: int = option(24, "rows per segment (segment model); one day of ETTh1")
+    units: int = option(512, "recurrent state width; SegRNN's d_model")
+    dropout: float = option(0.5, "dropout before the output projection; SegRNN's setting")
+    normalization: str = option(
+        "last", "per-window normalisation, undone on the output", NORMALIZATIONS
+    )
+    channel_embedding: bool = option(True, "decode with a channel embedding beside the position")
+    cell: str = option("gru", "recurrent cell of the plain model", tuple(CELLS))
+    depth: int = option(1, "stacked recurrent layers of the plain model")
+    loss: str = option("mse", "training loss on scaled values", ("mse", "mae"))
+    decay: float = option(0.8, "learning rate x this per epoch from the third (1 = constant)")
+    season: int = option(0, "seasonal-naive period in rows (0 = one day, from the dates)")
+
+    def __post_init__(self):
+        require_positive(self, "lookback", "horizon", "segment_length", "units", "depth")
+        require_positive(self, "season", or_zero=True)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 < self.decay <= 1.0:
+            raise ValueError(f"decay must be in (0, 1], got {self.decay}")
+
+
+@dataclass
+class ForecastOptions:
+    """Options of `evaluate.py forecasting --predict FILE.csv`."""
+
+    plot: str = option("", "also draw history and forecast into this PNG", metavar="PATH")
+
+
+class Forecasting(Task):
+    """Window -> horizon: multivariate forecasting (ETTh1, ETTm1, your CSV)."""
+
+    name = "forecasting"
+    Config = ForecastingConfig
+    PredictOptions = ForecastOptions
+    headline_metric = "etth1_mse_96"
+    higher_is_better = False
+    endpoint = "forecast"
+
+    @property
+    def dataset_name(self) -> str:
+        key = self.config.series
+        return f"{FILES[key].info.filename[:-4]} (tfds ett/{CONFIGS[key]} 1.0.0)"
+
+    # Raw data: the protocol's chronological parts, never a random carve.
+    def load(self) -> dict[str, Windows]:
+        config = self.config
+        if self.data.dataset:
+            series = read_series(self.data.dataset, config.date_column)
+            ends = ratio_ends(len(series.values))
+        else:
+            data = self.data
+            series = load_ett(config.series, data.data_mirror or None, data.data_dir or None)
+            ends = FILES[config.series].ends
+        if config.target and config.target not in series.columns:
+            raise DataFormatError(
+                f"{series.name}: no column {config.target!r} to forecast among {series.columns}"
+            )
+        return split_windows(series, ends, config.lookback, config.horizon)
+
+    def splits(self) -> Splits:
+        return Splits(**self.load())
+
+    # Preprocessing: the scaler sees the training rows only.
+    def adapt(self, train: Windows) -> None:
+        scaler = fit_scaler(train)
+        series = train.series
+        self.restore(
+            {
+                "name": series.name,
+                "columns": list(series.columns),
+                "mean": scaler.mean_.tolist(),
+                "scale": scaler.scale_.tolist(),
+                "season": self.config.season or rows_per_day(series.dates),
+            }
+        )
+
+    def state(self) -> dict:
+        return self.saved
+
+    def restore(self, state: dict) -> None:
+        self.saved = state
+        self.columns = state["columns"]
+        self.mean = np.array(state["mean"], dtype=np.float32)
+        self.scale = np.array(state["scale"], dtype=np.float32)
+        target = self.config.target
+        self.targets = [self.columns.index(target)] if target else list(range(len(self.columns)))
+
+    def batches(self, windows: Windows, training: bool) -> tf.data.Dataset:
+        """Batches of scaled windows; `--limit` keeps the first windows (the
+        scaler still saw every training row, so scores stay comparable)."""
+        if self.train.limit:
+            windows = windows.first(self.train.limit)
+        scaled = (windows.series.values - self.mean) / self.scale
+        return window_batches(
+            scaled,
+            windows,
+            self.train.batch_size,
+            training=training,
+            seed=self.train.seed,
+            targets=self.targets,
+        )
+
+    # Model.
+    def build_model(self) -> keras.Model:
+        config, channels = self.config, len(self.columns)
+        shape = (config.lookback, channels, config.horizon)
+        common = {"units": config.units, "dropout": config.dropout}
+        if config.model == "segment":
+            model = segment_recurrent_forecaster(
+                *shape,
+                segment_length=config.segment_length,
+                normalization=config.normalization,
+                channel_embedding=config.channel_embedding,
+                **common,
+            )
+        else:
+            model = recurrent_forecaster(
+                *shape,
+                cell=config.cell,
+                depth=config.depth,
+                normalization=config.normalization,
+                **common,
+            )
+        if len(self.targets) == channels:
+            return model
+        forecast = ops.take(model.output, self.targets, axis=2)
+        return keras.Model(model.input, forecast, name=model.name)
+
+    def compile_arguments(self) -> dict:
+        return {"loss": self.config.loss, "metrics": ["mse", "mae"]}
+
+    def callbacks(self, model, splits) -> list:
+        """SegRNN's schedule: the initial rate for two epochs, then x `decay` per epoch."""
+        rate, decay = self.train.learning_rate, self.config.decay
+        schedule = keras.callbacks.LearningRateScheduler(
+            lambda epoch: rate * decay ** max(0, epoch - 1)
+        )
+        return [schedule]
+
+    @property
+    def reference(self) -> str | None:
+        """The plain model is the tutorial-level reference, reported among baselines."""
+        return f"plain_{self.config.cell}" if self.config.model == "plain" else None
+
+    # Serving: raw window in, raw forecast out; the scaler is in the graph.
+    def serving(self, model: keras.Model) -> Serving:
+        mean, scale = tf.constant(self.mean), tf.constant(self.scale)
+        target_mean, target_scale = tf.gather(mean, self.targets), tf.gather(scale, self.targets)
+
+        def forecast(window):
+            predicted = model((window - mean) / scale, training=False)
+            return {"forecast": predicted * target_scale + target_mean}
+
+        shape = [None, self.config.lookback, len(self.columns)]
+        signature = [tf.TensorSpec(shape, tf.float32, name="window")]
+        return Serving({"forecast": Endpoint(forecast, signature)}, [])
+
+    # Scores, on scaled values, over every test window.
+    def test_outputs(self, export, windows: Windows) -> dict[str, np.ndarray]:
+        size = self.train.batch_size
+        pieces = [
+            export.forecast(tf.constant(windows.inputs[start : start + size]))["forecast"].numpy()
+            for start in tqdm(range(0, len(windows), size), desc="forecast", unit="batch")
+        ]
+        return {"forecast": np.concatenate(pieces)}
+
+    def score(self, outputs: dict, windows: Windows) -> dict[str, float]:
+        actual = windows.targets[..., self.targets]
+        error = (outputs["forecast"] - actual) / self.scale[self.targets]
+        prefix = f"{self.saved['name']}_{{}}_{self.config.horizon}"
+        return {
+            prefix.format("mse"): float(np.mean(np.square(error), dtype=np.float64)),
+            prefix.format("mae"): float(np.mean(np.abs(error), dtype=np.float64)),
+        }
+
+    def baselines(self, splits: Splits) -> dict[str, dict[str, float]]:
+        """Persistence, seasonal naive (one day back) and a linear model of the
+        lookback window, each forecasting every test window."""
+        test = splits.test
+        inputs = test.inputs[..., self.targets]
+        horizon, season = self.config.horizon, self.saved["season"]
+        forecasts = {"persistence": np.repeat(inputs[:, -1:], horizon, axis=1)}
+        if season and season <= self.config.lookback:
+            steps = inputs.shape[1] - season + np.arange(horizon) % season
+            forecasts["seasonal_naive"] = inputs[:, steps]
+        forecasts["linear"] = self._linear_forecasts(splits.train, test)
+        return {name: self.score({"forecast": values}, test) for name, values in forecasts.items()}
+
+    def _linear_forecasts(self, train: Windows, test: Windows) -> np.ndarray:
+        """Least squares from a channel's scaled lookback to its horizon, one
+        model shared by all channels (each channel is a sample)."""
+
+        def rows(values: np.ndarray) -> np.ndarray:
+            mean, scale = self.mean[self.targets], self.scale[self.targets]
+            scaled = (values[..., self.targets] - mean) / scale
+            return scaled.swapaxes(1, 2).reshape(-1, values.shape[1])
+
+        model = LinearRegression().fit(rows(train.inputs), rows(train.targets))
+        predicted = model.predict(rows(test.inputs)).astype(np.float32)
+        predicted = predicted.reshape(len(test), len(self.targets), -1).swapaxes(1, 2)
+        return predicted * self.scale[self.targets] + self.mean[self.targets]
+
+    def figures(self, outputs: dict, windows: Windows, folder: Path) -> list[Path]:
+        """Forecast against actual for four test windows spread over the test part."""
+        chosen = np.linspace(0, len(windows) - 1, 4).astype(int)
+        column = self.targets[-1]
+        path = folder / "forecast_vs_actual.png"
+        forecast_plots.windows_figure(
+            windows, outputs["forecast"][..., -1], chosen, column, self.columns[column], path
+        )
+        return [path]
+
+    def count_tokens(self, batches: tf.data.Dataset) -> tuple[int, int]:
+        """Input timesteps per pass (windows x lookback); nothing is padded."""
+        steps = sum(int(np.prod(inputs.shape[:2])) for inputs, _ in batches)
+        return steps, steps
+
+    # A forecast for the latest window of a CSV.
+    def predict(self, export, raw: list[str], options: ForecastOptions) -> list[dict]:
+        rows = []
+        for path in raw:
+            series = read_series(path, self.config.date_column)
+            window = self._latest_window(series, path)
+            forecast = export.forecast(tf.constant(window[None]))["forecast"].numpy()[0]
+            dates = forecast_plots.future_dates(series.dates, len(forecast))
+            names = [self.columns[index] for index in self.targets]
+            for step, values in enumerate(forecast):
+                row = {"input": str(path), "step": step + 1}
+                if dates is not None:
+                    row[self.config.date_column] = str(dates[step]).replace("T", " ")
+                row |= {name: float(value) for name, value in zip(names, values, strict=True)}
+                rows.append(row)
+            if options.plot:
+                forecast_plots.latest_figure(
+                    series, window, forecast, self.columns, self.targets, options.plot
+                )
+        return rows
+
+    def _latest_window(self, series: Series, path: str) -> np.ndarray:
+        """The last `lookback` rows, columns in the order the model was trained on."""
+        missing = [name for name in self.columns if name not in series.columns]
+        if missing:
+            raise DataFormatError(f"{path}: no columns {missing}, which the model reads")
+        lookback = self.config.lookback
+        if len(series.values) < lookback:
+            raise DataFormatError(
+                f"{path}: {len(series.values)} rows, fewer than the {lookback} the model reads"
+            )
+        order = [series.columns.index(name) for name in self.columns]
+        return series.values[-lookback:, order]

@@ -1,0 +1,206 @@
+"""Forecasting end to end: tiny models learn a sine, every test window is
+scored, the export serves raw windows (also after a reload in a fresh
+process), the command lines forecast a CSV and reject bad ones clearly."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import ROOT
+from helpers import assert_same_outputs, outputs_in_fresh_process
+
+from data.errors import DataFormatError
+from models.forecasters import SegmentRecurrence, segment_recurrent_forecaster
+from tasks import runner
+from tasks.config import DataConfig, TrainConfig
+from tasks.evaluation import combine, evaluate
+from tasks.export import latest_version, load_export
+from tasks.forecasting import Forecasting, ForecastingConfig
+
+TINY = dict(lookback=48, horizon=24, segment_length=12, units=16, dropout=0.0, decay=1.0)
+
+
+def sine_csv(path, rows=1200, seed=0):
+    """Two channels with a daily period (24 hourly rows), a little noise."""
+    noise = np.random.default_rng(seed).normal(0, 0.05, size=(rows, 2))
+    angle = 2 * np.pi * np.arange(rows) / 24
+    values = 10 + 3 * np.stack([np.sin(angle), np.cos(angle)], axis=1) + noise
+    dates = np.datetime64("2021-03-01T00:00") + np.arange(rows) * np.timedelta64(1, "h")
+    lines = ["date,load,temperature"] + [
+        f"{str(date).replace('T', ' ')}:00,{a:.5f},{b:.5f}"
+        for date, (a, b) in zip(dates, values, strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def tiny_task(dataset="", mirror="", data_dir="", train=None, **config):
+    train = dict(epochs=8, batch_size=32, patience=8, learning_rate=1e-2) | (train or {})
+    return Forecasting(
+        ForecastingConfig(**(TINY | config)),
+        TrainConfig(**train),
+        DataConfig(dataset=str(dataset), data_mirror=mirror, data_dir=str(data_dir)),
+    )
+
+
+@pytest.fixture(scope="module")
+def sine_run(tmp_path_factory):
+    """A tiny segment-recurrent model trained on the sine CSV, and its report."""
+    folder = tmp_path_factory.mktemp("sine")
+    csv_path = sine_csv(folder / "sine.csv")
+    runner.train(tiny_task(csv_path), folder / "run")
+    return folder / "run", evaluate(folder / "run")
+
+
+@pytest.mark.parametrize(
+    ("model", "settings", "largest_mse"),
+    [
+        ("segment", {}, 0.02),
+        ("plain", {"units": 32, "normalization": "none", "train": {"epochs": 6}}, 0.02),
+    ],
+)
+def test_tiny_models_forecast_a_sine_well(tmp_path, sine_run, model, settings, largest_mse):
+    """Scaled test MSE below a small bound and a tenth of persistence's."""
+    if model == "segment":
+        report = sine_run[1]
+    else:
+        runner.train(tiny_task(sine_csv(tmp_path / "sine.csv"), model=model, **settings), tmp_path)
+        report = evaluate(tmp_path)
+    mse = report["metrics"]["sine_mse_24"]
+    assert mse < largest_mse, report["metrics"]
+    assert mse < 0.1 * report["baselines"]["persistence"]["sine_mse_24"]
+    # A daily sine is what seasonal naive and the linear model are made for.
+    assert report["baselines"]["seasonal_naive"]["sine_mse_24"] < 0.05
+    assert report["baselines"]["linear"]["sine_mse_24"] < 0.05
+
+
+def test_every_test_window_is_scored(sine_run):
+    """240 test rows + 48 lookback rows hold 217 windows of 48 + 24; batches of
+    32 do not divide 217, and the last, smaller batch still counts."""
+    run_dir, report = sine_run
+    assert report["test_examples"] == 240 + 48 - 48 - 24 + 1 == 217
+    task, _ = runner.restore_model(run_dir)
+    test = task.splits().test
+    outputs = task.test_outputs(load_export(latest_version(run_dir / "export")), test)
+    assert outputs["forecast"].shape == (217, 24, 2)
+    assert (run_dir / "forecast_vs_actual.png").stat().st_size > 0
+
+
+def test_export_scales_raw_windows_inside_the_graph(sine_run):
+    """Serving a raw window equals scaling it, running the model, unscaling."""
+    task, model = runner.restore_model(sine_run[0])
+    raw = task.splits().test.inputs[:5]
+    export = load_export(latest_version(sine_run[0] / "export"))
+    served = export.forecast(tf.constant(raw))
+    scaled = model((raw - task.mean) / task.scale, training=False).numpy()
+    np.testing.assert_allclose(served["forecast"], scaled * task.scale + task.mean, atol=1e-4)
+
+
+def test_export_reloaded_in_fresh_process_gives_the_same_forecast(sine_run):
+    task, model = runner.restore_model(sine_run[0])
+    raw = task.splits().test.inputs[:7]
+    in_process = task.serving(model).endpoints["forecast"].function(tf.constant(raw))
+    reloaded = outputs_in_fresh_process(latest_version(sine_run[0] / "export"), raw.tolist())
+    assert np.asarray(reloaded["forecast"]).shape == (7, 24, 2)
+    assert_same_outputs({"forecast": in_process["forecast"].numpy()}, reloaded)
+
+
+def test_predict_forecasts_the_latest_window_of_a_csv(sine_run, tmp_path):
+    """`evaluate.py --predict FILE.csv` prints one JSON line per future step,
+    dated after the file's last row, and draws it on request."""
+    latest = sine_csv(tmp_path / "latest.csv", rows=60, seed=1)
+    result = subprocess.run(
+        [sys.executable, "evaluate.py", "forecasting", "--model", str(sine_run[0]),
+         "--predict", str(latest), "--plot", str(tmp_path / "latest.png")],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [row["step"] for row in rows] == list(range(1, 25))
+    assert rows[0]["date"] == "2021-03-03 12:00:00" and rows[-1]["date"] == "2021-03-04 11:00:00"
+    # Hour 12 of a daily sine around 10 with amplitude 3: load near 10, temperature near 7.
+    assert abs(rows[0]["load"] - 10) < 1 and abs(rows[0]["temperature"] - 7) < 1
+    assert (tmp_path / "latest.png").stat().st_size > 0
+
+
+def test_bad_csv_on_the_command_line_is_one_clear_line(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("date,load\n2021-01-01 00:00:00,1\n2021-01-01 01:00:00,n/a\n")
+    result = subprocess.run(
+        [sys.executable, "train.py", "forecasting", "--dataset", str(bad),
+         "--run-dir", str(tmp_path / "run")],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "bad.csv, line 3: column 'load' holds 'n/a', not a number" in result.stderr
+
+
+def test_too_short_series_is_refused_before_training(tmp_path):
+    short = sine_csv(tmp_path / "short.csv", rows=200)
+    with pytest.raises(DataFormatError, match="200 rows are too short for lookback 48"):
+        tiny_task(short).splits()
+
+
+def test_target_column_is_forecast_from_all_columns(tmp_path):
+    task = tiny_task(sine_csv(tmp_path / "sine.csv"), target="temperature")
+    splits = task.splits()
+    task.adapt(splits.train)
+    inputs, targets = next(iter(task.batches(splits.train, training=False)))
+    assert inputs.shape[1:] == (48, 2) and targets.shape[1:] == (24, 1)
+    assert task.build_model()(inputs).shape[1:] == (24, 1)
+    with pytest.raises(DataFormatError, match="no column 'humidity'"):
+        tiny_task(tmp_path / "sine.csv", target="humidity").splits()
+
+
+def test_parallel_decoding_equals_one_gru_step_per_segment():
+    """The broadcast decoder gives the numbers of running the encoder's GRU
+    cell on every (sample, channel, segment) one at a time."""
+    model = segment_recurrent_forecaster(24, 3, 16, segment_length=8, units=6)
+    decoder = next(layer for layer in model.layers if isinstance(layer, SegmentRecurrence))
+    state = np.random.default_rng(0).normal(size=(2 * 3, 6)).astype("float32")
+    fast = decoder.decode(state).numpy()
+    steps = np.concatenate(
+        [
+            np.tile(decoder.position.numpy()[None], (3, 1, 1)),
+            np.tile(decoder.channel.numpy()[:, None], (1, 2, 1)),
+        ],
+        axis=-1,
+    )
+    inputs = np.tile(steps[None], (2, 1, 1, 1)).reshape(-1, 6)
+    states = np.repeat(state.reshape(2, 3, 1, 6), 2, axis=2).reshape(-1, 6)
+    slow, _ = decoder.gru.cell(inputs, [states])
+    np.testing.assert_allclose(fast.reshape(-1, 6), slow.numpy(), atol=1e-5)
+
+
+def test_segments_must_tile_lookback_and_horizon():
+    with pytest.raises(ValueError, match="horizon 20 is not a multiple of segment_length 8"):
+        segment_recurrent_forecaster(24, 3, 20, segment_length=8)
+
+
+def test_reference_runs_land_under_baselines_when_runs_combine(sine_run):
+    """The plain model's metrics join the baselines; the best model's stay metrics."""
+    report = sine_run[1]
+    reference = report | {"reference": "plain_gru", "metrics": {"sine_mse_24": 9.0}}
+    combined = combine([report, reference])
+    assert combined["metrics"] == report["metrics"]
+    assert combined["baselines"]["plain_gru"] == {"sine_mse_24": 9.0}
+    assert combined["baselines"]["persistence"] == report["baselines"]["persistence"]
+
+
+def test_real_etth1_run_scores_all_2785_test_windows(tmp_path, mirror, tfds_dir):
+    """A few steps on real ETTh1 (from the mirror), scored through the export
+    on the full protocol test part at lookback 96, horizon 96."""
+    task = tiny_task(
+        mirror=mirror, data_dir=tfds_dir, lookback=96, horizon=96, segment_length=48,
+        train={"epochs": 1, "steps_per_epoch": 3, "limit": 512, "batch_size": 256},
+    )  # fmt: skip
+    runner.train(task, tmp_path)
+    report = evaluate(tmp_path)
+    assert report["test_examples"] == 2785
+    assert set(report["metrics"]) == {"etth1_mse_96", "etth1_mae_96"}
+    assert set(report["baselines"]) == {"persistence", "seasonal_naive", "linear"}
+    # Persistence under the protocol is a published number (Zeng et al. 2023: 1.295).
+    assert report["baselines"]["persistence"]["etth1_mse_96"] == pytest.approx(1.2944, abs=1e-3)

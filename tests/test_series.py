@@ -1,0 +1,207 @@
+"""Series data: the long-horizon protocol's borders and window counts, a scaler
+that sees train rows only, batches that keep every window, the ETT builder,
+and clear errors for bad CSV files."""
+
+import dataclasses
+import hashlib
+import socket
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+from tensorflow_datasets.core.download.checksums import UrlInfo
+
+from data import ett
+from data.errors import DataFormatError, DatasetUnavailableError
+from data.ett import COLUMNS, FILES, load_ett
+from data.mirror import MIRROR_ENV
+from data.series import (
+    Series,
+    fit_scaler,
+    protocol_borders,
+    ratio_ends,
+    read_series,
+    rows_per_day,
+    split_windows,
+    window_batches,
+)
+
+ETTH_ENDS = (8640, 11520, 14400)
+
+
+def row_numbers(rows: int, channels: int = 2) -> Series:
+    """A series whose every value is its row number, so windows show their rows."""
+    values = np.repeat(np.arange(rows, dtype=np.float32)[:, None], channels, axis=1)
+    return Series("rows", tuple(f"c{index}" for index in range(channels)), values)
+
+
+def write_csv(path, rows: int, period: int = 24, start="2020-01-01T00:00"):
+    dates = np.datetime64(start) + np.arange(rows) * np.timedelta64(1, "h")
+    phase = 2 * np.pi * np.arange(rows) / period
+    lines = ["date,load,temperature"]
+    for date, angle in zip(dates, phase, strict=True):
+        lines.append(f"{str(date).replace('T', ' ')}:00,{np.sin(angle):.6f},{np.cos(angle):.6f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(("lookback", "horizon"), [(96, 96), (96, 720), (336, 192)])
+def test_etth_borders_and_window_counts_follow_the_protocol(lookback, horizon):
+    """Train rows [0, 8640), validation [8640-L, 11520), test [11520-L, 14400);
+    one window per start row whose forecast stays inside its part."""
+    windows = split_windows(row_numbers(17420), ETTH_ENDS, lookback, horizon)
+    for name, (first, last) in {
+        "train": (0, 8640),
+        "validation": (8640 - lookback, 11520),
+        "test": (11520 - lookback, 14400),
+    }.items():
+        part = windows[name]
+        assert len(part) == last - first - lookback - horizon + 1
+        assert part.inputs[0, 0, 0] == first and part.targets[-1, -1, 0] == last - 1
+        assert part.inputs.shape == (len(part), lookback, 2)
+        assert part.targets.shape == (len(part), horizon, 2)
+        # Targets follow their inputs without a gap.
+        assert np.all(part.targets[:, 0, 0] == part.inputs[:, -1, 0] + 1)
+    # Validation and test forecasts start right where the previous part ends.
+    assert windows["validation"].targets[0, 0, 0] == 8640
+    assert windows["test"].targets[0, 0, 0] == 11520
+    assert len(windows["test"]) == {96: 2785, 192: 2689, 720: 2161}[horizon]
+
+
+def test_ettm_borders_are_four_times_etth():
+    assert FILES["ettm1"].ends == tuple(4 * end for end in ETTH_ENDS)
+    assert FILES["etth1"].ends == ETTH_ENDS
+    assert protocol_borders(FILES["ettm1"].ends, 96)["test"] == (46080 - 96, 57600)
+
+
+def test_other_series_split_70_10_20_in_time_order():
+    assert ratio_ends(1000) == (700, 800, 1000)
+
+
+def test_scaler_sees_train_rows_only():
+    """Values after the training rows are huge; the scaler must not notice them."""
+    series = row_numbers(17420)
+    series.values[8640:] = 1e6
+    windows = split_windows(series, ETTH_ENDS, 96, 96)
+    scaler = fit_scaler(windows["train"])
+    np.testing.assert_allclose(scaler.mean_, np.arange(8640).mean(), rtol=1e-6)
+    np.testing.assert_allclose(scaler.scale_, np.arange(8640).std(), rtol=1e-6)
+
+
+def test_batches_hold_every_window_once_and_training_reshuffles():
+    """No window is dropped (the last batch is smaller), evaluation keeps time
+    order, training visits the same windows in a new order every epoch."""
+    part = split_windows(row_numbers(600), (300, 400, 600), 24, 12)["test"]
+    assert len(part) == 200 - 12 + 1
+    batches = window_batches(part.series.values, part, 32, training=False, seed=0, targets=[1])
+    inputs, targets = zip(*batches.as_numpy_iterator(), strict=True)
+    assert [len(batch) for batch in inputs][-1] == len(part) % 32
+    np.testing.assert_array_equal(np.concatenate(inputs), part.inputs)
+    np.testing.assert_array_equal(np.concatenate(targets), part.targets[..., [1]])
+    training = window_batches(part.series.values, part, 32, training=True, seed=0)
+    first, second = (
+        np.concatenate([batch[:, 0, 0] for batch, _ in training.as_numpy_iterator()])
+        for _ in range(2)
+    )
+    assert sorted(first.tolist()) == part.starts.tolist() == sorted(second.tolist())
+    assert not np.array_equal(first, second)
+
+
+def test_csv_is_read_with_dates_and_named_columns(tmp_path):
+    series = read_series(write_csv(tmp_path / "Plant Load.csv", 50))
+    assert series.name == "plant_load" and series.columns == ("load", "temperature")
+    assert series.values.shape == (50, 2) and series.values.dtype == np.float32
+    assert str(series.dates[1]) == "2020-01-01T01:00:00"
+    assert rows_per_day(series.dates) == 24
+    undated = tmp_path / "undated.csv"
+    undated.write_text("a,b\n1,2\n3,4\n")
+    assert read_series(undated, date_column="").dates is None
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("date,a\n2020-01-01,1\n2020-01-02,\n", r"line 3: missing value in column 'a'"),
+        ("date,a\n2020-01-01,1\n2020-01-02,NaN\n", r"line 3: missing value in column 'a'"),
+        ("date,a,site\n2020-01-01,1,north\n", r"line 2: column 'site' holds 'north', not a number"),
+        ("date,a\n2020-01-01,1\n2020-01-02,2,3\n", r"line 3: expected 2 fields"),
+        ("date,a\n2020-01-02,1\n2020-01-01,2\n", r"line 3: date 2020-01-01T00:00:00 does not come"),
+        ("date,a\nyesterday,1\n", r"line 2: date 'yesterday' is not a date"),
+        ("time,a\n1,2\n", r"line 1: no date column 'date' among \['time', 'a'\]"),
+        ("date\n2020-01-01\n", r"no value columns besides the date"),
+        ("date,a\n", r"no rows after the header"),
+        ("", r"empty file"),
+    ],
+)
+def test_bad_csv_is_rejected_naming_file_line_and_column(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(DataFormatError, match=r"bad\.csv.*" + message):
+        read_series(path)
+
+
+def test_too_short_series_names_the_rows_it_needs(tmp_path):
+    series = read_series(write_csv(tmp_path / "short.csv", 150))
+    with pytest.raises(DataFormatError, match=r"150 rows are too short for lookback 96 \+ horizon"):
+        split_windows(series, ratio_ends(150), 96, 24)
+
+
+def write_ett(mirror, monkeypatch, rows: int = 40):
+    """A small ETTh1.csv in the mirror's layout, pinned as the builder's file."""
+    path = mirror / "ETDataset" / "ETT-small" / "ETTh1.csv"
+    path.parent.mkdir(parents=True)
+    dates = np.datetime64("2016-07-01T00:00") + np.arange(rows) * np.timedelta64(1, "h")
+    lines = [",".join(("date", *COLUMNS))]
+    for index, date in enumerate(dates):
+        values = ",".join(str(index + channel / 10) for channel in range(len(COLUMNS)))
+        lines.append(f"{str(date).replace('T', ' ')}:00,{values}")
+    path.write_text("\n".join(lines) + "\n")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    info = UrlInfo(size=path.stat().st_size, checksum=digest, filename="ETTh1.csv")
+    pinned = dataclasses.replace(ett.FILES["etth1"], info=info, rows=rows)
+    monkeypatch.setitem(ett.FILES, "etth1", pinned)
+    return path
+
+
+def test_ett_builder_prepares_a_mirror_file_in_time_order(tmp_path, monkeypatch):
+    """The tfds builder keeps the whole series, row order and float32 values."""
+    write_ett(tmp_path / "mirror", monkeypatch)
+    series = load_ett("etth1", tmp_path / "mirror", tmp_path / "tfds")
+    assert series.columns == COLUMNS and series.values.shape == (40, 7)
+    np.testing.assert_allclose(series.values[:, 0], np.arange(40))
+    assert str(series.dates[-1]) == "2016-07-02T15:00:00"
+    assert (tmp_path / "tfds" / "ett" / "h1" / "1.0.0").is_dir()
+
+
+def test_ett_file_that_differs_from_the_pin_is_refused(tmp_path, monkeypatch):
+    path = write_ett(tmp_path / "mirror", monkeypatch)
+    path.write_text(path.read_text().replace("2016-07-01 00:00:00,0.0", "2016-07-01 00:00:00,9.0"))
+    with pytest.raises(DatasetUnavailableError, match="etth1 file was not used.*wrong checksum"):
+        load_ett("etth1", tmp_path / "mirror", tmp_path / "tfds")
+
+
+def test_ett_offline_without_mirror_fails_fast_naming_url_and_option(tmp_path, monkeypatch):
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+
+    def unreachable(*args, **kwargs):
+        raise OSError("Network is unreachable")
+
+    def must_not_download(*args, **kwargs):
+        raise AssertionError("tfds download was attempted")
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    monkeypatch.setattr(tfds.download.DownloadManager, "download", must_not_download)
+    with pytest.raises(DatasetUnavailableError) as error:
+        load_ett("ettm1", None, tmp_path / "tfds")
+    assert FILES["ettm1"].remote.url in str(error.value) and "--data-mirror" in str(error.value)
+
+
+def test_real_ett_files_give_the_protocol_window_counts(mirror, tfds_dir):
+    """The real ETTh1 and ETTm1 (from the mirror): 2785 and 11425 test windows
+    at lookback 96, horizon 96, as the literature counts them."""
+    for name, expected in (("etth1", (8449, 2785, 2785)), ("ettm1", (34369, 11425, 11425))):
+        series = load_ett(name, mirror, tfds_dir)
+        assert len(series.values) == FILES[name].rows
+        windows = split_windows(series, FILES[name].ends, 96, 96)
+        assert tuple(len(windows[part]) for part in ("train", "validation", "test")) == expected
+    assert rows_per_day(series.dates) == 96
