@@ -73,6 +73,8 @@ def train(task: Task, run_dir: Path, command: str = "") -> dict:
         shuffle=False,  # the batches are shuffled by tf.data, afresh every epoch
     )
     model.load_weights(run_dir / "best.weights.h5")
+    task.tune(model, splits.validation)
+    _write_atomically(state, task.save_state)
     export(model, task.serving(model), run_dir / "export")
 
     history = read_history(run_dir / "history.csv")
