@@ -77,9 +77,10 @@ def beam_search(
     Returns tokens (batch, beam, length), each ending with END and then
     `pad_id`, and scores (batch, beam): log-probability / length_penalty.
     `state` must already be tiled (`tile_beams`). Each step expands every
-    live hypothesis by every token, keeps the 2 * beam best, moves those
-    that chose END to the finished set and continues with the best `beam`
-    others; it stops once no live hypothesis can still beat the finished.
+    live hypothesis by every token, keeps the 2 * beam best, moves those of
+    the best `beam` that chose END to the finished set and continues with the
+    best `beam` that did not; it stops once no live hypothesis can still beat
+    the finished ones.
     """
     batch = tf.shape(max_lengths)[0]
     beam = tf.convert_to_tensor(beam_width, tf.int32)
@@ -96,6 +97,9 @@ def beam_search(
         origin, token = top // vocabulary, top % vocabulary
         candidates = tf.concat([tf.gather(alive, origin, batch_dims=1), token[:, :, None]], axis=2)
         ended = tf.equal(token, end_id)
+        # Only an END among the `beam` best may finish (as in fairseq), so a
+        # beam of one is greedy search; the others just stop living.
+        finishing = ended & (tf.range(2 * beam) < beam)[None]
         # The best `beam` candidates that did not end live on.
         alive_scores, keep = tf.math.top_k(tf.where(ended, NEGATIVE, top_scores), k=beam)
         alive = tf.gather(candidates, keep, batch_dims=1)
@@ -105,7 +109,9 @@ def beam_search(
         normalized = top_scores / length_penalty(index + 1, alpha)
         finished = tf.pad(finished, [[0, 0], [0, 0], [0, 1]], constant_values=pad_id)
         pool = tf.concat([finished, candidates], axis=1)
-        pool_scores = tf.concat([finished_scores, tf.where(ended, normalized, NEGATIVE)], axis=1)
+        pool_scores = tf.concat(
+            [finished_scores, tf.where(finishing, normalized, NEGATIVE)], axis=1
+        )
         finished_scores, keep = tf.math.top_k(pool_scores, k=beam)
         return (
             index + 1,
