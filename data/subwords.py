@@ -10,11 +10,14 @@ as sacreBLEU expects. Loading an export that uses these ops needs
 """
 
 import base64
+import hashlib
 import io
 
 import sentencepiece
 import tensorflow as tf
 import tensorflow_text
+from tensorflow.python.trackable.resource import TrackableResource
+from tensorflow_text.python.ops.sentencepiece_tokenizer import gen_sentencepiece_tokenizer
 
 # Fixed ids, so that 0 is padding (and the Keras mask) in every vocabulary.
 PAD, UNKNOWN, START, END = 0, 1, 2, 3
@@ -54,12 +57,33 @@ def decode_model(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"))
 
 
+class _NamedModel(TrackableResource):
+    """The tokenizer's model resource, under a name derived from the model.
+
+    tensorflow_text creates it unnamed, and a reloaded SavedModel then gives
+    every tokenizer the first one's model (a source and a target vocabulary
+    become one); a name per model keeps them apart.
+    """
+
+    def __init__(self, model: bytes):
+        self._model = model
+        self._shared_name = "sentencepiece_" + hashlib.sha256(model).hexdigest()[:20]
+        super().__init__()
+        _ = self.resource_handle  # creates the resource now, as tensorflow_text does
+
+    def _create_resource(self):
+        return gen_sentencepiece_tokenizer.sentencepiece_op(
+            model=self._model, shared_name=self._shared_name
+        )
+
+
 class Subwords(tf.Module):
     """Texts <-> subword ids with one SentencePiece model, as graph ops."""
 
     def __init__(self, model: bytes):
         super().__init__()
         self.tokenizer = tensorflow_text.SentencepieceTokenizer(model=model)
+        self.tokenizer._model_resource = _NamedModel(model)
         self.size = int(self.tokenizer.vocab_size())
 
     def tokenize(self, texts: tf.Tensor) -> tf.RaggedTensor:

@@ -10,18 +10,31 @@ import numpy as np
 RELOAD = """
 import json, sys
 import tensorflow as tf
-serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-outputs = serve(tf.constant(json.load(sys.stdin)))
+for module in sys.argv[3:]:
+    __import__(module)
+serve = tf.saved_model.load(sys.argv[1]).signatures[sys.argv[2]]
+arguments = json.load(sys.stdin)
+outputs = serve(**{name: tf.constant(value) for name, value in arguments.items()})
 print(json.dumps({name: [v.decode() if isinstance(v, bytes) else v
                          for v in value.numpy().tolist()] for name, value in outputs.items()}))
 """
 
 
-def outputs_in_fresh_process(export_dir: Path, inputs: list[str]) -> dict[str, list]:
-    """Serves `inputs` with TensorFlow alone, in a new interpreter outside the repo."""
+def outputs_in_fresh_process(
+    export_dir: Path,
+    inputs: list[str],
+    endpoint: str = "serving_default",
+    extra: dict | None = None,
+    imports: tuple[str, ...] = (),
+) -> dict[str, list]:
+    """Serves `inputs` with TensorFlow alone, in a new interpreter outside the repo.
+
+    `extra` holds the endpoint's other arguments by name (say a beam width);
+    `imports` names libraries whose ops the export uses (say tensorflow_text).
+    """
     result = subprocess.run(
-        [sys.executable, "-c", RELOAD, str(export_dir)],
-        input=json.dumps(inputs),
+        [sys.executable, "-c", RELOAD, str(export_dir), endpoint, *imports],
+        input=json.dumps({"texts": inputs, **(extra or {})}),
         capture_output=True,
         text=True,
         cwd=export_dir,
