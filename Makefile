@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 RUN ?= runs/sentiment-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: setup sentiment benchmark-sentiment test lint clean
+.PHONY: setup sentiment benchmark-sentiment translation benchmark-translation test lint clean
 
 setup: $(STAMP)
 
@@ -26,6 +26,17 @@ sentiment: setup
 benchmark-sentiment: setup
 	$(BIN)/python train.py sentiment --run-dir $(RUN)
 	$(BIN)/python evaluate.py sentiment --model $(RUN) --benchmark
+
+TRANSLATION_RUN ?= runs/translation-$(shell date +%Y%m%d-%H%M%S)
+TRANSLATION_TRAINING := --epochs 6 --batch-size 128 --learning-rate 2e-3 --patience 2
+
+translation: setup
+	$(BIN)/python train.py translation --run-dir $(TRANSLATION_RUN) $(TRANSLATION_TRAINING)
+	$(BIN)/python evaluate.py translation --model $(TRANSLATION_RUN)
+
+benchmark-translation: setup
+	$(BIN)/python train.py translation --run-dir $(TRANSLATION_RUN) $(TRANSLATION_TRAINING)
+	$(BIN)/python evaluate.py translation --model $(TRANSLATION_RUN) --benchmark
 
 lint: setup
 	$(BIN)/ruff check .

@@ -280,7 +280,14 @@ class Translation(Task):
         return self.target.detokenize(tokens), scores
 
     def batch_translator(self, model: keras.Model):
-        """`(texts, beam_width, alpha or None) -> translations`, batched, for numpy texts."""
+        """`(texts, beam_width, alpha or None) -> translations`, batched, for numpy texts.
+
+        Kept per model: tracing the decoding graph is slow, and validation
+        BLEU during training and length-penalty tuning after it share one.
+        """
+        cached = getattr(self, "_translator", None)
+        if cached is not None and cached[0] is model:
+            return cached[1]
         signature = [
             tf.TensorSpec([None], tf.string),
             tf.TensorSpec([], tf.int32),
@@ -298,6 +305,7 @@ class Translation(Task):
             )
             return [text.decode("utf-8") for text in outputs["translation"]]
 
+        self._translator = (model, translate)
         return translate
 
     def tune(self, model: keras.Model, validation: Examples) -> None:

@@ -136,3 +136,21 @@ def test_subwords_round_trip_cased_text_inside_the_graph():
     assert subwords.detokenize(closed).numpy().tolist() == [t.encode() for t in texts[:3]]
     unseen = subwords.tokenize(tf.constant(["Ж 😡", ""]))
     assert unseen.shape[0] == 2
+
+
+def test_two_vocabularies_stay_apart_in_a_reloaded_saved_model(tmp_path):
+    """A source and a target vocabulary in one export keep their own models."""
+    english = Subwords(learn_subwords([f"a cat and a dog {i}" for i in range(40)], 30))
+    german = Subwords(learn_subwords([f"eine Katze und ein Hund {i}" for i in range(40)], 40))
+    module = tf.Module()
+    module.english, module.german = english, german
+    module.ids = tf.function(
+        lambda texts: (english.tokenize(texts).to_tensor(), german.tokenize(texts).to_tensor()),
+        input_signature=[tf.TensorSpec([None], tf.string)],
+    )
+    expected = module.ids(tf.constant(["eine Katze"]))
+    tf.saved_model.save(module, str(tmp_path / "export"))
+    reloaded = tf.saved_model.load(str(tmp_path / "export")).ids(tf.constant(["eine Katze"]))
+    for before, after in zip(expected, reloaded, strict=True):
+        assert before.numpy().tolist() == after.numpy().tolist()
+    assert expected[0].numpy().tolist() != expected[1].numpy().tolist()
