@@ -9,11 +9,9 @@ output. The export takes and returns plain strings.
 from dataclasses import dataclass
 
 import keras
-import matplotlib
 import numpy as np
 import sacrebleu
 import tensorflow as tf
-from keras import ops
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.neighbors import NearestNeighbors
 
@@ -31,13 +29,12 @@ from data.subwords import (
     learn_subwords,
 )
 from models.attention import ATTENTIONS
+from models.losses import smoothed_cross_entropy, token_accuracy
 from models.seq2seq import DECODER_CELLS, generate, sequence_to_sequence
+from tasks.attention_map import attention_map_path, plot_attention
 from tasks.base import Splits, Task
 from tasks.config import option, require_positive
 from tasks.export import Endpoint, Serving, predict
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 LENGTH_PENALTIES = (0.0, 0.3, 0.6, 1.0)
 
@@ -89,28 +86,6 @@ class TranslateOptions:
 
     def __post_init__(self):
         require_positive(self, "beam_width")
-
-
-def smoothed_cross_entropy(smoothing: float):
-    """Token cross-entropy with label smoothing, averaged over real (non-pad) tokens."""
-
-    def loss(targets, logits):
-        log_probs = ops.log_softmax(logits)
-        targets = ops.cast(targets, "int32")
-        picked = ops.take_along_axis(log_probs, ops.expand_dims(targets, -1), axis=-1)[..., 0]
-        per_token = -(1.0 - smoothing) * picked - smoothing * ops.mean(log_probs, axis=-1)
-        real = ops.cast(ops.not_equal(targets, PAD), per_token.dtype)
-        return ops.sum(per_token * real) / ops.maximum(ops.sum(real), 1.0)
-
-    return loss
-
-
-def token_accuracy(targets, logits):
-    """Share of real target tokens predicted exactly under teacher forcing."""
-    targets = ops.cast(targets, "int32")
-    right = ops.cast(ops.equal(ops.argmax(logits, axis=-1), targets), "float32")
-    real = ops.cast(ops.not_equal(targets, PAD), "float32")
-    return ops.sum(right * real) / ops.maximum(ops.sum(real), 1.0)
 
 
 class ValidationBleu(keras.callbacks.Callback):
@@ -428,27 +403,3 @@ class Translation(Task):
                 )
                 row["attention_map"] = path
         return rows
-
-
-def attention_map_path(path: str, index: int, count: int) -> str:
-    """`map.png` for one input; `map-1.png`, `map-2.png`, ... for several."""
-    if count == 1:
-        return path
-    stem, dot, suffix = path.rpartition(".")
-    return f"{stem}-{index + 1}.{suffix}" if dot else f"{path}-{index + 1}"
-
-
-def plot_attention(weights: np.ndarray, source: np.ndarray, target: np.ndarray, path: str):
-    """A heat map: one row per output piece, one column per input piece."""
-    source = [piece.decode("utf-8") for piece in source if piece]
-    target = [piece.decode("utf-8") for piece in target if piece]
-    weights = weights[: len(target), : len(source)]
-    figure, axis = plt.subplots(figsize=(1 + 0.45 * len(source), 1 + 0.4 * len(target)))
-    axis.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
-    axis.set_xticks(range(len(source)), source, rotation=60, ha="right")
-    axis.set_yticks(range(len(target)), target)
-    axis.set_xlabel("source pieces")
-    axis.set_ylabel("translation pieces")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)

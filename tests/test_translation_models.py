@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from models.attention import attention_layer
+from models.losses import smoothed_cross_entropy, token_accuracy
 from models.seq2seq import generate, sequence_to_sequence
 
 SOURCE_VOCABULARY, TARGET_VOCABULARY = 13, 11
@@ -105,3 +106,22 @@ def test_generate_with_beam_one_is_greedy_and_beams_score_higher(model):
         assert not set(tokens.tolist()) & {1, 2}
     assert np.all(beam_scores.numpy() >= greedy_scores.numpy() - 1e-5)
     assert beam.shape[0] == 2
+
+
+def test_loss_ignores_padding_and_smooths_labels():
+    """Padded steps change nothing; without smoothing it is plain cross-entropy."""
+    logits = tf.random.stateless_normal([2, 3, 5], seed=[5, 6])
+    targets = tf.constant([[1, 2, 3], [4, 1, 2]])
+    padded_logits = tf.concat([logits, tf.random.stateless_normal([2, 2, 5], seed=[7, 8])], 1)
+    padded_targets = tf.pad(targets, [[0, 0], [0, 2]])
+    smoothed = smoothed_cross_entropy(0.1)
+    np.testing.assert_allclose(
+        smoothed(padded_targets, padded_logits), smoothed(targets, logits), rtol=1e-6
+    )
+    plain = tf.keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+    np.testing.assert_allclose(
+        smoothed_cross_entropy(0.0)(targets, logits), tf.reduce_mean(plain), rtol=1e-6
+    )
+    assert float(token_accuracy(padded_targets, padded_logits)) == float(
+        token_accuracy(targets, logits)
+    )
