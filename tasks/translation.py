@@ -15,6 +15,7 @@ import tensorflow as tf
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.neighbors import NearestNeighbors
 
+from data.errors import DatasetUnavailableError
 from data.multi30k import LANGUAGES, load_multi30k
 from data.parallel import read_parallel
 from data.pipeline import Examples, bucketed_batches, carve
@@ -71,6 +72,8 @@ class TranslationConfig:
             raise ValueError(
                 f"learning_rate_decay must be in (0, 1], got {self.learning_rate_decay}"
             )
+        if self.source_language == self.target_language:
+            raise ValueError(f"source and target language are both {self.source_language!r}")
         if self.length_penalty < 0 and self.length_penalty != -1.0:
             raise ValueError(f"length_penalty must be >= 0 or -1, got {self.length_penalty}")
 
@@ -125,7 +128,10 @@ class Translation(Task):
         if self.data.dataset:
             return read_parallel(self.data.dataset, source, target)
         if source not in LANGUAGES or target not in LANGUAGES:
-            raise ValueError(f"Multi30k has languages {LANGUAGES}; use --dataset for others")
+            raise DatasetUnavailableError(
+                f"Multi30k has the languages {', '.join(LANGUAGES)}, not "
+                f"{source}->{target}; pass --dataset for other pairs"
+            )
         return load_multi30k(
             source, target, self.data.data_mirror or None, self.data.data_dir or None
         )
