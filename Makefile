@@ -28,7 +28,7 @@ benchmark-sentiment: setup
 	$(BIN)/python evaluate.py sentiment --model $(RUN) --benchmark
 
 TRANSLATION_RUN ?= runs/translation-$(shell date +%Y%m%d-%H%M%S)
-TRANSLATION_TRAINING := --epochs 6 --batch-size 128 --learning-rate 2e-3 --patience 2
+TRANSLATION_TRAINING := --epochs 30 --batch-size 128 --learning-rate 2e-3 --patience 3
 
 translation: setup
 	$(BIN)/python train.py translation --run-dir $(TRANSLATION_RUN) $(TRANSLATION_TRAINING)
