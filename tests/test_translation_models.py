@@ -61,12 +61,12 @@ def test_decoding_steps_reproduce_teacher_forcing(model):
     decoder = model.get_layer("decoder")
     keys = decoder.attention.keys(encoded["memory"])
     state = decoder.start(encoded["state"])
+    expected = model({"source": SOURCE, "target": TARGET})
     for position in range(TARGET.shape[1]):
         logits, state, _ = decoder.step(
             TARGET[:, position], state, encoded["memory"], keys, encoded["mask"]
         )
-        expected = model({"source": SOURCE, "target": TARGET})[:, position]
-        np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(logits, expected[:, position], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("kind", ["bahdanau", "luong"])
@@ -125,3 +125,27 @@ def test_loss_ignores_padding_and_smooths_labels():
     assert float(token_accuracy(padded_targets, padded_logits)) == float(
         token_accuracy(targets, logits)
     )
+
+
+def test_lstm_decoder_with_luong_attention_steps_like_teacher_forcing():
+    """The other cell and scorer: the same agreement of both decoding paths."""
+    tf.keras.utils.set_random_seed(1)
+    lstm = sequence_to_sequence(
+        SOURCE_VOCABULARY,
+        TARGET_VOCABULARY,
+        embedding_dim=4,
+        encoder_units=3,
+        decoder_units=5,
+        cell="lstm",
+        attention="luong",
+        dropout=0.0,
+    )
+    encoded = lstm.get_layer("encoder")(SOURCE)
+    decoder = lstm.get_layer("decoder")
+    keys, state = decoder.attention.keys(encoded["memory"]), decoder.start(encoded["state"])
+    expected = lstm({"source": SOURCE, "target": TARGET})
+    for position in range(TARGET.shape[1]):
+        logits, state, _ = decoder.step(
+            TARGET[:, position], state, encoded["memory"], keys, encoded["mask"]
+        )
+        np.testing.assert_allclose(logits, expected[:, position], rtol=1e-5, atol=1e-5)
