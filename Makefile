@@ -20,7 +20,7 @@ MUSIC_RUN ?= runs/music-$(NOW)
 MUSIC_TRAIN := --epochs 300 --patience 12 --batch-size 16 --learning-rate 3e-3
 
 .PHONY: setup sentiment benchmark-sentiment pos benchmark-pos music benchmark-music \
-	benchmark-forecasting test lint clean
+	translation benchmark-translation benchmark-forecasting test lint clean
 
 setup: $(STAMP)
 
@@ -83,6 +83,17 @@ benchmark-forecasting: setup
 	  done; \
 	done
 	$(BIN)/python evaluate.py forecasting --model $(FORECAST_RUN_DIRS) --benchmark
+
+TRANSLATION_RUN ?= runs/translation-$(NOW)
+TRANSLATION_TRAINING := --epochs 30 --batch-size 128 --learning-rate 2e-3 --patience 3
+
+translation: setup
+	$(BIN)/python train.py translation --run-dir $(TRANSLATION_RUN) $(TRANSLATION_TRAINING)
+	$(BIN)/python evaluate.py translation --model $(TRANSLATION_RUN)
+
+benchmark-translation: setup
+	$(BIN)/python train.py translation --run-dir $(TRANSLATION_RUN) $(TRANSLATION_TRAINING)
+	$(BIN)/python evaluate.py translation --model $(TRANSLATION_RUN) --benchmark
 
 lint: setup
 	$(BIN)/ruff check .

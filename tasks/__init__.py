@@ -4,5 +4,6 @@ from tasks.forecasting import Forecasting
 from tasks.music import Music
 from tasks.pos_tagging import PosTagging
 from tasks.sentiment import Sentiment
+from tasks.translation import Translation
 
-TASKS = {task.name: task for task in (Sentiment, PosTagging, Music, Forecasting)}
+TASKS = {task.name: task for task in (Sentiment, PosTagging, Translation, Music, Forecasting)}

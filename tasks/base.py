@@ -124,6 +124,11 @@ class Task(abc.ABC):
         the `monitor`."""
         return []
 
+    def tune(self, model: keras.Model, validation: Examples) -> None:
+        """Settings chosen on validation once training is over (say a decoder's
+        length penalty), kept in `state()`; the best weights are loaded."""
+        return None
+
     # 5. Serving on raw input.
     @abc.abstractmethod
     def serving(self, model: keras.Model) -> Serving:

@@ -73,6 +73,8 @@ def train(task: Task, run_dir: Path, command: str = "") -> dict:
         shuffle=False,  # the batches are shuffled by tf.data, afresh every epoch
     )
     model.load_weights(run_dir / "best.weights.h5")
+    task.tune(model, splits.validation)
+    _write_atomically(state, task.save_state)
     export(model, task.serving(model), run_dir / "export")
 
     history = read_history(run_dir / "history.csv")
@@ -204,18 +206,20 @@ def _best_index(history: list[dict], task: Task) -> int:
 
 
 def plot_history(history: list[dict], path: Path) -> None:
-    """One panel per metric, training beside validation, by epoch."""
+    """One panel per metric, training beside validation, by epoch; a metric
+    measured on validation only (say BLEU) gets a panel of its own."""
     names = [
-        key
+        key.removeprefix("val_")
         for key in history[0]
         if key not in ("epoch", "learning_rate")
-        and not key.startswith("val_")
         and not key.endswith("_seconds")
+        and not (key.startswith("val_") and key.removeprefix("val_") in history[0])
     ]
     figure, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
     epochs = [row["epoch"] + 1 for row in history]
     for axis, name in zip(axes[0], names, strict=True):
-        axis.plot(epochs, [row[name] for row in history], marker="o", label="train")
+        if name in history[0]:
+            axis.plot(epochs, [row[name] for row in history], marker="o", label="train")
         if f"val_{name}" in history[0]:
             axis.plot(
                 epochs, [row[f"val_{name}"] for row in history], marker="o", label="validation"

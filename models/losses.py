@@ -1,0 +1,31 @@
+"""Losses and metrics over padded token sequences (id 0 is padding).
+
+Keras's sparse cross-entropy has no label smoothing and averages over
+padding too; these average over the real tokens of the batch only.
+"""
+
+from keras import ops
+
+PAD = 0
+
+
+def smoothed_cross_entropy(smoothing: float):
+    """Token cross-entropy with label smoothing, averaged over real (non-pad) tokens."""
+
+    def loss(targets, logits):
+        log_probs = ops.log_softmax(logits)
+        targets = ops.cast(targets, "int32")
+        picked = ops.take_along_axis(log_probs, ops.expand_dims(targets, -1), axis=-1)[..., 0]
+        per_token = -(1.0 - smoothing) * picked - smoothing * ops.mean(log_probs, axis=-1)
+        real = ops.cast(ops.not_equal(targets, PAD), per_token.dtype)
+        return ops.sum(per_token * real) / ops.maximum(ops.sum(real), 1.0)
+
+    return loss
+
+
+def token_accuracy(targets, logits):
+    """Share of real target tokens predicted exactly under teacher forcing."""
+    targets = ops.cast(targets, "int32")
+    right = ops.cast(ops.equal(ops.argmax(logits, axis=-1), targets), "float32")
+    real = ops.cast(ops.not_equal(targets, PAD), "float32")
+    return ops.sum(right * real) / ops.maximum(ops.sum(real), 1.0)
