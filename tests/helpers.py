@@ -18,7 +18,7 @@ inputs = json.load(sys.stdin)
 if isinstance(inputs, dict):
     outputs = serve(**{name: tf.constant(value, dtype) for name, (value, dtype) in inputs.items()})
 else:
-    outputs = serve(tf.constant(inputs, tf.string))
+    outputs = serve(tf.constant(inputs))
 def plain(value):
     if isinstance(value, list):
         return [plain(item) for item in value]
@@ -35,8 +35,8 @@ def outputs_in_fresh_process(
 ) -> dict[str, list]:
     """Serves `inputs` with TensorFlow alone, in a new interpreter outside the repo.
 
-    `inputs` is one positional batch of strings (nested lists for a 2-D
-    input), or the signature's named inputs as `{name: (value, dtype name)}`;
+    `inputs` is one positional batch (nested lists for more than one
+    dimension), or the signature's named inputs as `{name: (value, dtype name)}`;
     `imports` names libraries whose ops the export uses (say tensorflow_text).
     """
     result = subprocess.run(
