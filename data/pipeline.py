@@ -67,3 +67,24 @@ def bucketed_batches(
     if training:
         dataset = dataset.shuffle(64, seed=seed + 1, reshuffle_each_iteration=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def featurized_batches(
+    dataset: tf.data.Dataset, featurize: Callable, batch_size: int, *, training: bool, seed: int
+) -> tf.data.Dataset:
+    """`(raw input, target)` pairs -> batches of `{name: ids}` of similar length.
+
+    Featurizes one example at a time (a batch of one, unpadded) and caches the
+    ids, so batches can then group examples by their `words` length.
+    """
+    dataset = dataset.map(
+        lambda raw, target: ({name: ids[0] for name, ids in featurize(raw[None]).items()}, target),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    ).cache()
+    return bucketed_batches(
+        dataset,
+        lambda ids, _: tf.shape(ids["words"])[0],
+        batch_size,
+        training=training,
+        seed=seed,
+    )

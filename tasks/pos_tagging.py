@@ -16,7 +16,7 @@ import tensorflow as tf
 from keras import layers
 
 from data.conllu import TAGSETS, UPOS, as_examples, read_treebank
-from data.pipeline import Examples, bucketed_batches
+from data.pipeline import Examples, featurized_batches
 from data.tokens import TokenIds
 from data.ud import RELEASE, load_ewt
 from models.characters import CHARACTER_ENCODERS, TokenDropout, character_features
@@ -128,19 +128,8 @@ class PosTagging(Task):
                 tf.RaggedTensor.from_row_lengths(tf.constant(tags, tf.int64), lengths),
             )
         )
-        dataset = dataset.map(
-            lambda tokens, tags: (
-                {name: ids[0] for name, ids in self.ids(tokens[None]).items()},
-                tags,
-            ),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        ).cache()
-        return bucketed_batches(
-            dataset,
-            lambda ids, _: tf.shape(ids["words"])[0],
-            self.train.batch_size,
-            training=training,
-            seed=self.train.seed,
+        return featurized_batches(
+            dataset, self.ids, self.train.batch_size, training=training, seed=self.train.seed
         )
 
     def build_model(self) -> keras.Model:

@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from data.imdb import load_imdb, read_reviews
-from data.pipeline import Examples, bucketed_batches
+from data.pipeline import Examples, featurized_batches
 from data.text import WordBigramIds
 from models.heads import POOLINGS, summarize
 from models.recurrent import CELLS, token_embedding
@@ -80,21 +80,8 @@ class Sentiment(Task):
         dataset = tf.data.Dataset.from_tensor_slices(
             (examples.inputs.tolist(), examples.targets.astype("float32"))
         )
-        # Featurize one text at a time (a batch of one, unpadded) so batches
-        # can then group texts of similar length.
-        dataset = dataset.map(
-            lambda text, label: (
-                {name: ids[0] for name, ids in self.ids(text[None]).items()},
-                label,
-            ),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        ).cache()
-        return bucketed_batches(
-            dataset,
-            lambda ids, _: tf.shape(ids["words"])[0],
-            self.train.batch_size,
-            training=training,
-            seed=self.train.seed,
+        return featurized_batches(
+            dataset, self.ids, self.train.batch_size, training=training, seed=self.train.seed
         )
 
     def build_model(self) -> keras.Model:
