@@ -14,10 +14,7 @@ STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 NOW := $(shell date +%Y%m%d-%H%M%S)
 RUN ?= runs/sentiment-$(NOW)
 POS_RUN ?= runs/pos-$(NOW)
-POS_TRAIN := --epochs 30 --patience 4
 MUSIC_RUN ?= runs/music-$(NOW)
-# Training settings of the music benchmark (the model's are MusicConfig's defaults).
-MUSIC_TRAIN := --epochs 300 --patience 12 --batch-size 16 --learning-rate 3e-3
 
 .PHONY: setup sentiment benchmark-sentiment pos benchmark-pos music benchmark-music \
 	translation benchmark-translation benchmark-forecasting test lint clean
@@ -38,15 +35,15 @@ benchmark-sentiment: setup
 	$(BIN)/python evaluate.py sentiment --model $(RUN) --benchmark
 
 pos: setup
-	$(BIN)/python train.py pos --run-dir $(POS_RUN) $(POS_TRAIN)
+	$(BIN)/python train.py pos --run-dir $(POS_RUN)
 	$(BIN)/python evaluate.py pos --model $(POS_RUN)
 
 benchmark-pos: setup
-	$(BIN)/python train.py pos --run-dir $(POS_RUN) $(POS_TRAIN)
+	$(BIN)/python train.py pos --run-dir $(POS_RUN)
 	$(BIN)/python evaluate.py pos --model $(POS_RUN) --benchmark
 
 music: setup
-	$(BIN)/python train.py music --run-dir $(MUSIC_RUN) --head nade $(MUSIC_TRAIN)
+	$(BIN)/python train.py music --run-dir $(MUSIC_RUN) --head nade
 	$(BIN)/python evaluate.py music --model $(MUSIC_RUN)
 	$(BIN)/python evaluate.py music --model $(MUSIC_RUN) --predict "C4 E4 G4" --out $(MUSIC_RUN)/chorale.mid
 
@@ -54,8 +51,8 @@ music: setup
 # head's NLL first: it is the headline); then a few pieces from the joint
 # (NADE) model, the better one, into benchmarks/music/.
 benchmark-music: setup
-	$(BIN)/python train.py music --run-dir $(MUSIC_RUN)-nade --head nade $(MUSIC_TRAIN)
-	$(BIN)/python train.py music --run-dir $(MUSIC_RUN)-sigmoid --head sigmoid $(MUSIC_TRAIN)
+	$(BIN)/python train.py music --run-dir $(MUSIC_RUN)-nade --head nade
+	$(BIN)/python train.py music --run-dir $(MUSIC_RUN)-sigmoid --head sigmoid
 	$(BIN)/python evaluate.py music --model $(MUSIC_RUN)-nade $(MUSIC_RUN)-sigmoid --benchmark
 	for seed in 0 1 2; do $(BIN)/python evaluate.py music --model $(MUSIC_RUN)-nade \
 		--predict "C4 E4 G4 C5" --steps 64 --sample-seed $$seed --out benchmarks/music/chorale-seed$$seed.mid; done
@@ -66,7 +63,6 @@ benchmark-music: setup
 # interrupted one resumes.
 FORECAST_RUNS ?= runs/forecasting
 HORIZONS := 96 192 336 720
-FORECAST_TRAIN := --batch-size 256 --epochs 30 --patience 3 --clipnorm 0
 SEGMENT_ETTH1 := --series etth1 --segment-length 24 --learning-rate 1e-3
 SEGMENT_ETTM1 := --series ettm1 --segment-length 48 --learning-rate 2e-4
 PLAIN := --model plain --units 64 --dropout 0 --normalization none --learning-rate 1e-3
@@ -79,20 +75,19 @@ benchmark-forecasting: setup
 	  for horizon in $(HORIZONS); do \
 	    set -- $$run; name=$$1; shift; dir=$(FORECAST_RUNS)/$$name-$$horizon; \
 	    test -f $$dir/metrics.json || $(BIN)/python train.py forecasting --horizon $$horizon \
-	      "$$@" $(FORECAST_TRAIN) --run-dir $$dir || exit 1; \
+	      "$$@" --run-dir $$dir || exit 1; \
 	  done; \
 	done
 	$(BIN)/python evaluate.py forecasting --model $(FORECAST_RUN_DIRS) --benchmark
 
 TRANSLATION_RUN ?= runs/translation-$(NOW)
-TRANSLATION_TRAINING := --epochs 30 --batch-size 128 --learning-rate 2e-3 --patience 3
 
 translation: setup
-	$(BIN)/python train.py translation --run-dir $(TRANSLATION_RUN) $(TRANSLATION_TRAINING)
+	$(BIN)/python train.py translation --run-dir $(TRANSLATION_RUN)
 	$(BIN)/python evaluate.py translation --model $(TRANSLATION_RUN)
 
 benchmark-translation: setup
-	$(BIN)/python train.py translation --run-dir $(TRANSLATION_RUN) $(TRANSLATION_TRAINING)
+	$(BIN)/python train.py translation --run-dir $(TRANSLATION_RUN)
 	$(BIN)/python evaluate.py translation --model $(TRANSLATION_RUN) --benchmark
 
 lint: setup

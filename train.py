@@ -13,7 +13,7 @@ from pathlib import Path
 
 from data.errors import USER_ERRORS
 from tasks import TASKS
-from tasks.config import DataConfig, TrainConfig, add_options, from_options
+from tasks.config import DataConfig, add_options, from_options
 from tasks.runner import train
 
 
@@ -30,7 +30,7 @@ def parser() -> argparse.ArgumentParser:
             "an interrupted run resumes when given its directory again",
         )
         add_options(sub, task_class.Config, f"{name} model")
-        add_options(sub, TrainConfig, "training")
+        add_options(sub, task_class.Train, "training")
         add_options(sub, DataConfig, "data")
     return main
 
@@ -42,7 +42,7 @@ def main(argv: list[str]) -> None:
     try:
         task = task_class(
             from_options(task_class.Config, options),
-            from_options(TrainConfig, options),
+            from_options(task_class.Train, options),
             from_options(DataConfig, options),
         )
     except ValueError as error:

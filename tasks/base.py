@@ -39,6 +39,8 @@ class Task(abc.ABC):
 
     name: ClassVar[str]
     Config: ClassVar[type]
+    # How the task trains: a TrainConfig whose defaults are its benchmark's.
+    Train: ClassVar[type] = TrainConfig
     # The validation metric that picks the best epoch and stops training.
     # The loss, by default: it moves smoothly, where accuracy on a few
     # thousand examples jumps by single examples.
@@ -58,7 +60,7 @@ class Task(abc.ABC):
         self, config=None, train: TrainConfig | None = None, data: DataConfig | None = None
     ):
         self.config = config if config is not None else self.Config()
-        self.train = train if train is not None else TrainConfig()
+        self.train = train if train is not None else self.Train()
         self.data = data if data is not None else DataConfig()
 
     # 1. Raw data.

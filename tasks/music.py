@@ -39,7 +39,7 @@ from models.nade import IndependentKeys, Nade, PreviousFrames
 from models.recurrent import CELLS, recurrent_stack
 from models.sampling import generate, key_probability, stack_cells
 from tasks.base import Task
-from tasks.config import option, require_positive
+from tasks.config import TrainConfig, option, require_positive
 from tasks.export import Endpoint, Serving
 from tasks.music_scores import (
     frame_scores,
@@ -140,11 +140,22 @@ class FrameNll(keras.metrics.Metric):
         return self.total / tf.maximum(self.frames, 1.0)
 
 
+@dataclass
+class MusicTrain(TrainConfig):
+    """How the music benchmark trains: 229 chorales make short epochs, so many of them."""
+
+    epochs: int = option(300, "upper bound; early stopping ends sooner")
+    batch_size: int = option(16, "chorales per batch")
+    learning_rate: float = option(3e-3, "Adam's step size, multiplied by lr_decay on plateaus")
+    patience: int = option(12, "epochs without validation improvement before stopping")
+
+
 class Music(Task):
     """One-to-many: piano rolls -> new music (JSB chorales, MIDI in and out)."""
 
     name = "music"
     Config = MusicConfig
+    Train = MusicTrain
     PredictOptions = GenerateOptions
     monitor = "val_nll"
     higher_is_better = False

@@ -22,7 +22,7 @@ from data.ud import RELEASE, load_ewt
 from models.characters import CHARACTER_ENCODERS, TokenDropout, character_features
 from models.recurrent import CELLS, recurrent_stack, token_embedding
 from tasks.base import Task
-from tasks.config import option, require_positive
+from tasks.config import TrainConfig, option, require_positive
 from tasks.export import Endpoint, Serving
 from tasks.tagging import (
     confusion_figure,
@@ -76,11 +76,20 @@ class PosConfig:
             )
 
 
+@dataclass
+class PosTrain(TrainConfig):
+    """How the POS benchmark trains: long enough for the halved step sizes to pay off."""
+
+    epochs: int = option(30, "upper bound; the step size halves on a plateau, patience stops")
+    patience: int = option(4, "epochs without validation improvement before stopping")
+
+
 class PosTagging(Task):
     """Many-to-many, aligned: a sentence's words -> their part-of-speech tags."""
 
     name = "pos"
     Config = PosConfig
+    Train = PosTrain
     # Accuracy on 25,000 validation words is steady enough to pick epochs by.
     monitor = "val_accuracy"
     monitor_mode = "max"

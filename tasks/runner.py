@@ -29,7 +29,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from tasks import TASKS  # noqa: E402
 from tasks.base import Task  # noqa: E402
-from tasks.config import DataConfig, TrainConfig, from_dict  # noqa: E402
+from tasks.config import DataConfig, from_dict  # noqa: E402
 from tasks.export import export  # noqa: E402
 
 # Keras says this at the end of every first pass over a dataset of unknown
@@ -175,7 +175,7 @@ def load_task(run_dir: Path, data: DataConfig | None = None) -> Task:
     task_class = TASKS[saved["task"]]
     task = task_class(
         from_dict(task_class.Config, saved["config"]),
-        from_dict(TrainConfig, saved["train"]),
+        from_dict(task_class.Train, saved["train"]),
         data or from_dict(DataConfig, saved["data"]),
     )
     task.load_state(run_dir / "state.json")

@@ -34,7 +34,7 @@ from models.losses import smoothed_cross_entropy, token_accuracy
 from models.seq2seq import DECODER_CELLS, generate, sequence_to_sequence
 from tasks.attention_map import attention_map_path, plot_attention
 from tasks.base import Splits, Task
-from tasks.config import option, require_positive
+from tasks.config import TrainConfig, option, require_positive
 from tasks.export import Endpoint, Serving, predict
 
 LENGTH_PENALTIES = (0.0, 0.3, 0.6, 1.0)
@@ -108,11 +108,22 @@ def bleu(hypotheses, references) -> sacrebleu.metrics.bleu.BLEUScore:
     return sacrebleu.metrics.BLEU().corpus_score(list(hypotheses), [list(references)])
 
 
+@dataclass
+class TranslationTrain(TrainConfig):
+    """How the translation benchmark trains."""
+
+    epochs: int = option(30, "upper bound; validation BLEU stops training sooner")
+    batch_size: int = option(128, "sentence pairs per batch, of similar length")
+    learning_rate: float = option(2e-3, "Adam's step size, halved when validation BLEU stalls")
+    patience: int = option(3, "epochs without a validation BLEU gain before stopping")
+
+
 class Translation(Task):
     """Encoder-decoder: a sentence -> its translation (Multi30k)."""
 
     name = "translation"
     Config = TranslationConfig
+    Train = TranslationTrain
     PredictOptions = TranslateOptions
     monitor, monitor_mode = "val_bleu", "max"
     headline_metric = "bleu"
