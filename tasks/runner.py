@@ -39,12 +39,14 @@ warnings.filterwarnings("ignore", message="Your input ran out of data")
 
 def train(task: Task, run_dir: Path, command: str = "") -> dict:
     """Trains `task` into `run_dir`, resuming if an earlier attempt was cut off."""
-    run_dir.mkdir(parents=True, exist_ok=True)
     if (run_dir / "metrics.json").exists():
         raise FileExistsError(f"{run_dir} already holds a finished run; choose another --run-dir")
-    _save_or_check_config(task, run_dir, command)
+    settings = _settings_of_resumable_run(task, run_dir, command)
     keras.utils.set_random_seed(task.train.seed)
-    splits = task.splits()
+    splits = task.splits()  # bad data stops here, before the run directory exists
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / "config.json").exists():
+        write_json(run_dir / "config.json", settings)
     state = run_dir / "state.json"
     if state.exists():
         task.load_state(state)
@@ -144,8 +146,8 @@ def _callbacks(task: Task, run_dir: Path, history: list[dict], extra: list) -> l
     ]
 
 
-def _save_or_check_config(task: Task, run_dir: Path, command: str) -> None:
-    """Writes config.json, or checks that a resumed run has the same settings."""
+def _settings_of_resumable_run(task: Task, run_dir: Path, command: str) -> dict:
+    """The run's config.json; a resumed run must have the saved settings."""
     settings = {
         "task": task.name,
         "config": dataclasses.asdict(task.config),
@@ -162,8 +164,7 @@ def _save_or_check_config(task: Task, run_dir: Path, command: str) -> None:
                     f"{run_dir} holds an interrupted run with other {part} settings "
                     f"({saved[part]}); resume with the same options or choose another --run-dir"
                 )
-    else:
-        write_json(path, settings)
+    return settings
 
 
 def load_task(run_dir: Path, data: DataConfig | None = None) -> Task:

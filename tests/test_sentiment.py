@@ -120,6 +120,7 @@ def test_bad_input_on_the_command_line_is_one_clear_line(tmp_path, arguments, me
     )
     assert result.returncode != 0
     assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()  # nothing half-made left behind
 
 
 @pytest.fixture(scope="module")
