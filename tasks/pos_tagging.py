@@ -47,17 +47,17 @@ class PosConfig:
         0.25, "share of training words hidden as unknown, so unseen words are learned"
     )
     character_encoder: str = option("lstm", "how a word's characters are read", CHARACTER_ENCODERS)
-    character_embedding_dim: int = option(32, "width of the character vectors")
-    character_units: int = option(64, "character encoder units (per direction if recurrent)")
+    character_embedding_dim: int = option(50, "width of the character vectors")
+    character_units: int = option(100, "character encoder units (per direction if recurrent)")
     max_word_characters: int = option(
         20, "characters read per word; longer words keep their first and last halves"
     )
     cell: str = option("lstm", "recurrent cell of the tagger", tuple(CELLS))
     units: int = option(192, "tagger units per direction and layer")
     depth: int = option(2, "stacked bidirectional layers")
-    dropout: float = option(0.5, "dropout on each recurrent layer's input")
+    dropout: float = option(0.33, "dropout on each recurrent layer's input")
     residual: bool = option(False, "residual connections between stacked layers")
-    output_dropout: float = option(0.5, "dropout before the per-word classifier")
+    output_dropout: float = option(0.33, "dropout before the per-word classifier")
     learning_rate_decay: float = option(
         0.5, "multiply the step size by this after an epoch without validation gain (1 = never)"
     )
