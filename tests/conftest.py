@@ -43,3 +43,23 @@ def mirror() -> str:
     """The data mirror the tests read, as the project's option takes it."""
     root = mirror_root()
     return str(root) if root else ""
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No network and no mirror; any tfds download attempt fails the test."""
+    import socket
+
+    import tensorflow_datasets as tfds
+
+    from data.mirror import MIRROR_ENV
+
+    def unreachable(*args, **kwargs):
+        raise OSError("Network is unreachable")
+
+    def must_not_download(*args, **kwargs):
+        raise AssertionError("tfds download was attempted")
+
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    monkeypatch.setattr(tfds.download.DownloadManager, "download", must_not_download)

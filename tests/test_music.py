@@ -3,7 +3,6 @@ the JSB builder, a real JSB run exported and reloaded, a synthetic progression."
 
 import itertools
 import math
-import socket
 from pathlib import Path
 
 import keras
@@ -15,7 +14,6 @@ from helpers import outputs_in_fresh_process
 from data.errors import DataFormatError, DatasetUnavailableError
 from data.jsb import MAT_URL, load_jsb, read_json, read_mat
 from data.midi import KEYS, parse_chord, read_midi, roll_to_midi, write_midi
-from data.mirror import MIRROR_ENV
 from models.nade import IndependentKeys, Nade
 from models.sampling import stack_cells, step
 from tasks import runner
@@ -180,13 +178,7 @@ def test_jsb_builder_prepares_the_published_split(mirror, tfds_dir):
             np.testing.assert_array_equal(repeated, original)
 
 
-def test_offline_without_mirror_fails_fast_naming_the_url(tmp_path, monkeypatch):
-    monkeypatch.delenv(MIRROR_ENV, raising=False)
-
-    def unreachable(*args, **kwargs):
-        raise OSError("Network is unreachable")
-
-    monkeypatch.setattr(socket, "create_connection", unreachable)
+def test_offline_without_mirror_fails_fast_naming_the_url(tmp_path, offline):
     with pytest.raises(DatasetUnavailableError) as error:
         load_jsb(1, None, tmp_path / "tfds")
     assert MAT_URL in str(error.value) and "--data-mirror" in str(error.value)

@@ -4,17 +4,14 @@ and clear errors for bad CSV files."""
 
 import dataclasses
 import hashlib
-import socket
 
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
 from tensorflow_datasets.core.download.checksums import UrlInfo
 
 from data import ett
 from data.errors import DataFormatError, DatasetUnavailableError
 from data.ett import COLUMNS, FILES, load_ett
-from data.mirror import MIRROR_ENV
 from data.series import (
     Series,
     fit_scaler,
@@ -180,17 +177,7 @@ def test_ett_file_that_differs_from_the_pin_is_refused(tmp_path, monkeypatch):
         load_ett("etth1", tmp_path / "mirror", tmp_path / "tfds")
 
 
-def test_ett_offline_without_mirror_fails_fast_naming_url_and_option(tmp_path, monkeypatch):
-    monkeypatch.delenv(MIRROR_ENV, raising=False)
-
-    def unreachable(*args, **kwargs):
-        raise OSError("Network is unreachable")
-
-    def must_not_download(*args, **kwargs):
-        raise AssertionError("tfds download was attempted")
-
-    monkeypatch.setattr(socket, "create_connection", unreachable)
-    monkeypatch.setattr(tfds.download.DownloadManager, "download", must_not_download)
+def test_ett_offline_without_mirror_fails_fast_naming_url_and_option(tmp_path, offline):
     with pytest.raises(DatasetUnavailableError) as error:
         load_ett("ettm1", None, tmp_path / "tfds")
     assert FILES["ettm1"].remote.url in str(error.value) and "--data-mirror" in str(error.value)
