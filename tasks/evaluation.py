@@ -21,7 +21,15 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 README = BENCHMARKS.parent / "README.md"
 TABLE_START, TABLE_END = "<!-- results:start -->", "<!-- results:end -->"
 # What a combined benchmark keeps of each run.
-RUN_KEYS = ("dataset", "reference", "train_seconds", "epochs", "best_epoch", "settings")
+RUN_KEYS = (
+    "dataset",
+    "reference",
+    "validation",
+    "train_seconds",
+    "epochs",
+    "best_epoch",
+    "settings",
+)
 
 
 def evaluate(run_dir: Path, data: DataConfig | None = None) -> dict:
@@ -46,6 +54,9 @@ def evaluate(run_dir: Path, data: DataConfig | None = None) -> dict:
         "baselines": task.baselines(splits),
         "reference": task.reference,
         "figures": [str(path) for path in task.figures(outputs, splits.test, run_dir)],
+        # The best epoch's validation metrics: what the next run must beat,
+        # so tuning never needs to look at the test split.
+        "validation": training["validation"],
         "train_seconds": training["train_seconds"],
         "epochs": training["epochs"],
         "best_epoch": training["best_epoch"],
@@ -94,6 +105,7 @@ def combine(reports: list[dict]) -> dict:
         "train_seconds": round(sum(report["train_seconds"] for report in reports), 1),
         "epochs": sum(report["epochs"] for report in reports),
         "best_epoch": None,
+        "validation": None,
         "tokens_per_second": None,
         "padded_tokens_per_second": None,
         "command": " && ".join(report["command"] for report in reports),
