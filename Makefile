@@ -89,6 +89,8 @@ translation: setup
 benchmark-translation: setup
 	$(BIN)/python train.py translation --run-dir $(TRANSLATION_RUN)
 	$(BIN)/python evaluate.py translation --model $(TRANSLATION_RUN) --benchmark
+	$(BIN)/python evaluate.py translation --model $(TRANSLATION_RUN) --attention-map benchmarks/translation/attention.png \
+		--predict "A little girl in a pink dress is climbing the stairs." "Two men are playing soccer on a green field."
 
 lint: setup
 	$(BIN)/ruff check .
