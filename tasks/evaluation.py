@@ -8,6 +8,7 @@ writes `benchmarks/<task>.json` and regenerates the README's results table.
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import keras
@@ -111,7 +112,13 @@ def combine(reports: list[dict]) -> dict:
         "command": " && ".join(report["command"] for report in reports),
         "settings": None,
         "reference": None,
-        "figures": [path for report in reports for path in report.get("figures", [])],
+        # The pictures of the benchmarked model; a reference run's stay in its run directory.
+        "figures": [
+            path
+            for report in reports
+            if not report.get("reference")
+            for path in report.get("figures", [])
+        ],
         "runs": [{key: report.get(key) for key in RUN_KEYS} for report in reports],
     }
 
@@ -133,10 +140,27 @@ def publish(report: dict, benchmarks: Path = BENCHMARKS, readme: Path = README) 
         raise ValueError(f"{readme} lacks the {TABLE_START} ... {TABLE_END} markers")
     benchmarks.mkdir(exist_ok=True)
     path = benchmarks / f"{report['task']}.json"
+    if report.get("figures"):
+        report = report | {
+            "figures": _commit_figures(report["figures"], benchmarks / report["task"])
+        }
     write_json(path, report)
     table = f"{TABLE_START}\n{results_table(benchmarks)}\n{TABLE_END}"
     write_text(readme, pattern.sub(lambda _: table, text))
     return path
+
+
+def _commit_figures(figures: list[str], folder: Path) -> list[str]:
+    """Copies the runs' figures beside the benchmark file, which is committed
+    while run directories are not; named after their run, paths relative to
+    the repository."""
+    kept = []
+    for figure in map(Path, figures):
+        folder.mkdir(exist_ok=True)
+        copy = folder / f"{figure.parent.name}-{figure.name}"
+        shutil.copyfile(figure, copy)
+        kept.append(os.path.relpath(copy, folder.parent.parent))
+    return kept
 
 
 def results_table(benchmarks: Path = BENCHMARKS) -> str:

@@ -80,3 +80,17 @@ def test_runs_combine_into_one_benchmark_and_refuse_clashing_metrics():
     assert len(combined["runs"]) == 2
     with pytest.raises(ValueError, match="same metrics"):
         combine([first, first])
+
+
+def test_publish_commits_the_figures_beside_the_benchmark_file(tmp_path):
+    """Run directories are not committed, so a benchmark's pictures move next to it."""
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{TABLE_START}\n{TABLE_END}\n")
+    figure = tmp_path / "runs" / "segment-etth1-96" / "forecast_vs_actual.png"
+    figure.parent.mkdir(parents=True)
+    figure.write_bytes(b"png bytes")
+    report = json.loads((ROOT / "benchmarks" / "sentiment.json").read_text())
+    path = publish(report | {"figures": [str(figure)]}, tmp_path / "benchmarks", readme)
+    kept = json.loads(path.read_text())["figures"]
+    assert kept == ["benchmarks/sentiment/segment-etth1-96-forecast_vs_actual.png"]
+    assert (tmp_path / kept[0]).read_bytes() == b"png bytes"

@@ -181,11 +181,17 @@ def test_segments_must_tile_lookback_and_horizon():
 
 
 def test_reference_runs_land_under_baselines_when_runs_combine(sine_run):
-    """The plain model's metrics join the baselines; the best model's stay metrics."""
+    """The plain model's metrics join the baselines; the best model's stay
+    metrics, and only its figures are kept."""
     report = sine_run[1]
-    reference = report | {"reference": "plain_gru", "metrics": {"sine_mse_24": 9.0}}
+    reference = report | {
+        "reference": "plain_gru",
+        "metrics": {"sine_mse_24": 9.0},
+        "figures": ["runs/plain/forecast_vs_actual.png"],
+    }
     combined = combine([report, reference])
     assert combined["metrics"] == report["metrics"]
+    assert combined["figures"] == report["figures"]
     assert combined["baselines"]["plain_gru"] == {"sine_mse_24": 9.0}
     assert combined["baselines"]["persistence"] == report["baselines"]["persistence"]
 
