@@ -154,9 +154,9 @@ def _commit_figures(figures: list[str], folder: Path) -> list[str]:
     """Copies the runs' figures beside the benchmark file, which is committed
     while run directories are not; named after their run, paths relative to
     the repository."""
+    folder.mkdir(exist_ok=True)
     kept = []
     for figure in map(Path, figures):
-        folder.mkdir(exist_ok=True)
         copy = folder / f"{figure.parent.name}-{figure.name}"
         shutil.copyfile(figure, copy)
         kept.append(os.path.relpath(copy, folder.parent.parent))
