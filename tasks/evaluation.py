@@ -141,25 +141,24 @@ def publish(report: dict, benchmarks: Path = BENCHMARKS, readme: Path = README) 
     benchmarks.mkdir(exist_ok=True)
     path = benchmarks / f"{report['task']}.json"
     if report.get("figures"):
-        report = report | {
-            "figures": _commit_figures(report["figures"], benchmarks / report["task"])
-        }
+        report = report | {"figures": _commit_figures(report, benchmarks)}
     write_json(path, report)
     table = f"{TABLE_START}\n{results_table(benchmarks)}\n{TABLE_END}"
     write_text(readme, pattern.sub(lambda _: table, text))
     return path
 
 
-def _commit_figures(figures: list[str], folder: Path) -> list[str]:
-    """Copies the runs' figures beside the benchmark file, which is committed
-    while run directories are not; named after their run, paths relative to
-    the repository."""
+def _commit_figures(report: dict, benchmarks: Path) -> list[str]:
+    """Copies the runs' figures to `benchmarks/TASK/`, which is committed while
+    run directories are not; named after their run, paths relative to the
+    repository."""
+    folder = benchmarks / report["task"]
     folder.mkdir(exist_ok=True)
     kept = []
-    for figure in map(Path, figures):
+    for figure in map(Path, report["figures"]):
         copy = folder / f"{figure.parent.name}-{figure.name}"
         shutil.copyfile(figure, copy)
-        kept.append(os.path.relpath(copy, folder.parent.parent))
+        kept.append(os.path.relpath(copy, benchmarks.parent))
     return kept
 
 
