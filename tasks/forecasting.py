@@ -65,12 +65,13 @@ class ForecastingConfig:
     cell: str = option("gru", "recurrent cell of the plain model", tuple(CELLS))
     depth: int = option(1, "stacked recurrent layers of the plain model")
     loss: str = option("mse", "training loss on scaled values", ("mse", "mae"))
-    decay: float = option(0.8, "learning rate x this per epoch from the third (1 = constant)")
+    hold_epochs: int = option(2, "epochs at the initial learning rate before the decay")
+    decay: float = option(0.8, "learning rate x this per epoch after the held ones (1 = constant)")
     season: int = option(0, "seasonal-naive period in rows (0 = one day, from the dates)")
 
     def __post_init__(self):
         require_positive(self, "lookback", "horizon", "segment_length", "units", "depth")
-        require_positive(self, "season", or_zero=True)
+        require_positive(self, "season", "hold_epochs", or_zero=True)
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 < self.decay <= 1.0:
@@ -200,10 +201,10 @@ class Forecasting(Task):
         return {"loss": self.config.loss, "metrics": ["mse", "mae"]}
 
     def callbacks(self, model, splits) -> list:
-        """SegRNN's schedule: the initial rate for two epochs, then x `decay` per epoch."""
-        rate, decay = self.train.learning_rate, self.config.decay
+        """SegRNN's schedule: the initial rate for `hold_epochs` epochs, then x `decay` per epoch."""
+        rate, decay, hold = self.train.learning_rate, self.config.decay, self.config.hold_epochs
         schedule = keras.callbacks.LearningRateScheduler(
-            lambda epoch: rate * decay ** max(0, epoch - 1)
+            lambda epoch: rate * decay ** max(0, epoch + 1 - hold)
         )
         return [schedule]
 

@@ -175,6 +175,13 @@ def test_parallel_decoding_equals_one_gru_step_per_segment():
     np.testing.assert_allclose(fast.reshape(-1, 6), slow.numpy(), atol=1e-5)
 
 
+def test_learning_rate_is_held_then_multiplied_by_decay_each_epoch():
+    """SegRNN's schedule ('type3'): the initial rate for the held epochs, then x decay."""
+    task = tiny_task(hold_epochs=4, decay=0.5, train={"learning_rate": 1.0})
+    (scheduler,) = task.callbacks(model=None, splits=None)
+    assert [scheduler.schedule(epoch) for epoch in range(6)] == [1, 1, 1, 1, 0.5, 0.25]
+
+
 def test_segments_must_tile_lookback_and_horizon():
     with pytest.raises(ValueError, match="horizon 20 is not a multiple of segment_length 8"):
         segment_recurrent_forecaster(24, 3, 20, segment_length=8)
