@@ -201,7 +201,7 @@ class Forecasting(Task):
         return {"loss": self.config.loss, "metrics": ["mse", "mae"]}
 
     def callbacks(self, model, splits) -> list:
-        """SegRNN's schedule: the initial rate for `hold_epochs` epochs, then x `decay` per epoch."""
+        """SegRNN's schedule: the initial rate for `hold_epochs` epochs, then x `decay` each."""
         rate, decay, hold = self.train.learning_rate, self.config.decay, self.config.hold_epochs
         schedule = keras.callbacks.LearningRateScheduler(
             lambda epoch: rate * decay ** max(0, epoch + 1 - hold)
