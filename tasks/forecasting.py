@@ -65,7 +65,7 @@ class ForecastingConfig:
     cell: str = option("gru", "recurrent cell of the plain model", tuple(CELLS))
     depth: int = option(1, "stacked recurrent layers of the plain model")
     loss: str = option("mse", "training loss on scaled values", ("mse", "mae"))
-    hold_epochs: int = option(2, "epochs at the initial learning rate before the decay")
+    hold_epochs: int = option(4, "epochs at the initial learning rate; SegRNN's code holds 4")
     decay: float = option(0.8, "learning rate x this per epoch after the held ones (1 = constant)")
     season: int = option(0, "seasonal-naive period in rows (0 = one day, from the dates)")
 
@@ -93,7 +93,7 @@ class ForecastingTrain(TrainConfig):
     epochs: int = option(30, "upper bound; early stopping ends sooner")
     batch_size: int = option(256, "windows per batch")
     clipnorm: float = option(0.0, "no gradient clipping, as SegRNN")
-    patience: int = option(3, "epochs without validation improvement before stopping")
+    patience: int = option(3, "epochs without validation gain before stopping (SegRNN: 10)")
 
 
 class Forecasting(Task):
