@@ -24,6 +24,19 @@ from keras import layers, ops
 from models.recurrent import CELLS, recurrent_stack
 
 NORMALIZATIONS = ("none", "last", "revin")
+INITIALIZATIONS = ("keras", "pytorch")
+
+
+def _uniform_fan_in(fan_in: int, initialization: str, *names: str) -> dict:
+    """PyTorch's default for dense and GRU weights and biases, U(+-1/sqrt(fan_in)),
+    as initializer keyword arguments (none: Keras's own defaults). A fresh
+    initializer per weight: an unseeded one repeats its draw."""
+    if initialization not in INITIALIZATIONS:
+        raise ValueError(f"initialization must be one of {INITIALIZATIONS}, got {initialization!r}")
+    if initialization == "keras":
+        return {}
+    limit = fan_in**-0.5
+    return {name: keras.initializers.RandomUniform(-limit, limit) for name in names}
 
 
 def normalize(window, normalization: str):
@@ -83,13 +96,15 @@ def segment_recurrent_forecaster(
     dropout: float = 0.5,
     normalization: str = "last",
     channel_embedding: bool = True,
+    initialization: str = "keras",
     name: str = "segment_recurrent_forecaster",
 ) -> keras.Model:
     """SegRNN-style: segment-wise GRU encoding, parallel multi-step decoding.
 
     `lookback` and `horizon` must be multiples of `segment_length`. The
     decoder reuses the encoder's GRU (one step from its final state per
-    future segment), as SegRNN does.
+    future segment), as SegRNN does. `initialization="pytorch"` draws the
+    dense and GRU weights as SegRNN's PyTorch layers do by default.
     """
     for what, length in (("lookback", lookback), ("horizon", horizon)):
         if length % segment_length:
@@ -105,12 +120,25 @@ def segment_recurrent_forecaster(
     segments = ops.reshape(
         ops.transpose(x, (0, 2, 1)), (-1, lookback // segment_length, segment_length)
     )
-    embedded = layers.Dense(units, activation="relu", name="segment_embedding")(segments)
+    dense = ("kernel_initializer", "bias_initializer")
+    embedded = layers.Dense(
+        units,
+        activation="relu",
+        name="segment_embedding",
+        **_uniform_fan_in(segment_length, initialization, *dense),
+    )(segments)
     hidden = SegmentRecurrence(
-        units, horizon // segment_length, channels, channel_embedding, name="segment_recurrence"
+        units,
+        horizon // segment_length,
+        channels,
+        channel_embedding,
+        initialization,
+        name="segment_recurrence",
     )(embedded)
     hidden = layers.Dropout(dropout, name="decoder_dropout")(hidden)
-    values = layers.Dense(segment_length, name="segment_projection")(hidden)
+    values = layers.Dense(
+        segment_length, name="segment_projection", **_uniform_fan_in(units, initialization, *dense)
+    )(hidden)
     forecast = ops.transpose(ops.reshape(values, (-1, channels, horizon)), (0, 2, 1))
     return keras.Model(window, denormalize(forecast, shift, scale), name=name)
 
@@ -131,20 +159,34 @@ class SegmentRecurrence(layers.Layer):
     """
 
     def __init__(
-        self, units: int, segments: int, channels: int, channel_embedding: bool = True, **kwargs
+        self,
+        units: int,
+        segments: int,
+        channels: int,
+        channel_embedding: bool = True,
+        initialization: str = "keras",
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.units, self.segments, self.channels = units, segments, channels
-        self.channel_embedding = channel_embedding
-        self.gru = CELLS["gru"](units, name="gru")
+        self.channel_embedding, self.initialization = channel_embedding, initialization
+        weights = ("kernel_initializer", "recurrent_initializer", "bias_initializer")
+        # PyTorch's GRU scales every weight by its hidden size.
+        self.gru = CELLS["gru"](
+            units, name="gru", **_uniform_fan_in(units, initialization, *weights)
+        )
 
     def build(self, input_shape):
         self.gru.build(input_shape)
         half = self.units // 2 if self.channel_embedding else self.units
-        normal = keras.initializers.RandomNormal(stddev=1.0)
-        self.position = self.add_weight((self.segments, half), normal, name="position")
+        # Standard normal, as SegRNN's; one initializer each, or the channel
+        # embedding would start as a copy of the first positions.
+        self.position = self.add_weight(
+            (self.segments, half), keras.initializers.RandomNormal(stddev=1.0), name="position"
+        )
         if self.channel_embedding:
             shape = (self.channels, self.units - half)
+            normal = keras.initializers.RandomNormal(stddev=1.0)
             self.channel = self.add_weight(shape, normal, name="channel")
 
     def call(self, segments, training=None):
@@ -180,4 +222,5 @@ class SegmentRecurrence(layers.Layer):
             "segments": self.segments,
             "channels": self.channels,
             "channel_embedding": self.channel_embedding,
+            "initialization": self.initialization,
         }

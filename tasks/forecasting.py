@@ -31,6 +31,7 @@ from data.series import (
     window_batches,
 )
 from models.forecasters import (
+    INITIALIZATIONS,
     NORMALIZATIONS,
     recurrent_forecaster,
     segment_recurrent_forecaster,
@@ -62,6 +63,11 @@ class ForecastingConfig:
         "last", "per-window normalisation, undone on the output", NORMALIZATIONS
     )
     channel_embedding: bool = option(True, "decode with a channel embedding beside the position")
+    initialization: str = option(
+        "keras",
+        "segment model's weights: Keras's defaults or PyTorch's (SegRNN's)",
+        INITIALIZATIONS,
+    )
     cell: str = option("gru", "recurrent cell of the plain model", tuple(CELLS))
     depth: int = option(1, "stacked recurrent layers of the plain model")
     loss: str = option("mse", "training loss on scaled values", ("mse", "mae"))
@@ -182,6 +188,7 @@ class Forecasting(Task):
                 segment_length=config.segment_length,
                 normalization=config.normalization,
                 channel_embedding=config.channel_embedding,
+                initialization=config.initialization,
                 **common,
             )
         else:

@@ -175,6 +175,27 @@ def test_parallel_decoding_equals_one_gru_step_per_segment():
     np.testing.assert_allclose(fast.reshape(-1, 6), slow.numpy(), atol=1e-5)
 
 
+def test_position_and_channel_embeddings_start_independent():
+    model = segment_recurrent_forecaster(96, 7, 192, segment_length=24, units=64)
+    decoder = model.get_layer("segment_recurrence")
+    position, channel = decoder.position.numpy(), decoder.channel.numpy()
+    assert abs(np.corrcoef(position[:7].ravel(), channel.ravel())[0, 1]) < 0.2
+
+
+def test_pytorch_initialization_draws_within_one_over_root_fan_in():
+    """SegRNN's layers keep PyTorch's defaults: U(+-1/sqrt(fan_in)), the GRU's
+    fan-in being its width."""
+    model = segment_recurrent_forecaster(
+        96, 7, 192, segment_length=24, units=64, initialization="pytorch"
+    )
+    limits = {"segment_embedding": 24**-0.5, "gru_cell": 64**-0.5, "segment_projection": 64**-0.5}
+    for weight in model.weights:
+        layer = weight.path.split("/")[-2]
+        if layer in limits:
+            values = np.abs(weight.numpy())
+            assert limits[layer] * 0.9 < values.max() <= limits[layer], weight.path
+
+
 def test_learning_rate_is_held_then_multiplied_by_decay_each_epoch():
     """SegRNN's schedule ('type3'): the initial rate for the held epochs, then x decay."""
     task = tiny_task(hold_epochs=4, decay=0.5, train={"learning_rate": 1.0})
