@@ -26,6 +26,9 @@ class TrainConfig:
     learning_rate: float = option(1e-3, "Adam's step size")
     clipnorm: float = option(1.0, "clip gradients to this global norm (0 disables); RNNs need it")
     patience: int = option(2, "epochs without validation improvement before stopping")
+    ema: float = option(
+        0.0, "validate and keep a moving average of the weights, this momentum per step (0 = off)"
+    )
     validation_fraction: float = option(0.1, "share of train held out, with --seed, to validate")
     seed: int = option(0, "seeds weights, dropout, shuffling and the validation split")
     limit: int = option(0, "use this many train and validation examples (0 = all); smoke runs")
@@ -34,6 +37,8 @@ class TrainConfig:
     def __post_init__(self):
         require_positive(self, "epochs", "batch_size", "learning_rate", "patience")
         require_positive(self, "clipnorm", "limit", "steps_per_epoch", or_zero=True)
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"ema must be in [0, 1), got {self.ema}")
         if not 0.0 < self.validation_fraction < 1.0:
             raise ValueError(
                 f"validation_fraction must be in (0, 1), got {self.validation_fraction}"

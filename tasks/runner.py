@@ -57,7 +57,10 @@ def train(task: Task, run_dir: Path, command: str = "") -> dict:
     model = task.build_model()
     model.compile(
         optimizer=keras.optimizers.Adam(
-            task.train.learning_rate, clipnorm=task.train.clipnorm or None
+            task.train.learning_rate,
+            clipnorm=task.train.clipnorm or None,
+            use_ema=bool(task.train.ema),
+            ema_momentum=task.train.ema or 0.99,
         ),
         **task.compile_arguments(),
     )
@@ -126,7 +129,11 @@ def _callbacks(task: Task, run_dir: Path, history: list[dict], extra: list) -> l
     monitor, mode = task.monitor, task.monitor_mode
     # A resumed run must beat the best epoch before the interruption.
     best_so_far = history[_best_index(history, task)][monitor] if history else None
+    # With --ema the averaged weights are validated, checkpointed and kept;
+    # training steps still update the raw ones.
+    averaging = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if task.train.ema else []
     return [
+        *averaging,
         *extra,
         EpochTimer(),  # after `extra`, so that epoch_seconds includes their work
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),

@@ -203,6 +203,19 @@ def test_learning_rate_is_held_then_multiplied_by_decay_each_epoch():
     assert [scheduler.schedule(epoch) for epoch in range(6)] == [1, 1, 1, 1, 0.5, 0.25]
 
 
+def test_ema_validates_and_keeps_the_averaged_weights(tmp_path):
+    """With an average that barely moves, validation keeps scoring the starting
+    weights while the raw ones learn."""
+    run = tmp_path / "run"
+    train = {"epochs": 3, "ema": 0.999999}
+    metrics = runner.train(tiny_task(sine_csv(tmp_path / "sine.csv"), train=train), run)
+    history = runner.read_history(run / "history.csv")
+    assert history[-1]["loss"] < 0.5 * history[0]["loss"]
+    scores = [row["val_mse"] for row in history]
+    np.testing.assert_allclose(scores, scores[0], rtol=1e-3)
+    np.testing.assert_allclose(metrics["validation"]["mse"], scores[0], rtol=1e-3)
+
+
 def test_segments_must_tile_lookback_and_horizon():
     with pytest.raises(ValueError, match="horizon 20 is not a multiple of segment_length 8"):
         segment_recurrent_forecaster(24, 3, 20, segment_length=8)
