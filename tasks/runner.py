@@ -130,13 +130,14 @@ def _callbacks(task: Task, run_dir: Path, history: list[dict], extra: list) -> l
     # A resumed run must beat the best epoch before the interruption.
     best_so_far = history[_best_index(history, task)][monitor] if history else None
     # With --ema the averaged weights are validated, checkpointed and kept;
-    # training steps still update the raw ones.
+    # training steps still update the raw ones. The swap comes after the
+    # backup, so that a resumed run trains on from the raw weights.
     averaging = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if task.train.ema else []
     return [
-        *averaging,
         *extra,
         EpochTimer(),  # after `extra`, so that epoch_seconds includes their work
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        *averaging,
         keras.callbacks.ModelCheckpoint(
             str(run_dir / "best.weights.h5"),
             monitor=monitor,
