@@ -28,9 +28,9 @@ INITIALIZATIONS = ("keras", "pytorch")
 
 
 def _uniform_fan_in(fan_in: int, initialization: str, *names: str) -> dict:
-    """PyTorch's default for dense and GRU weights and biases, U(+-1/sqrt(fan_in)),
-    as initializer keyword arguments (none: Keras's own defaults). A fresh
-    initializer per weight: an unseeded one repeats its draw."""
+    """Initializer keyword arguments for the layer weights `names`: none for
+    Keras's defaults; for PyTorch's, U(+-1/sqrt(fan_in)), a fresh initializer
+    per weight (an unseeded one repeats its draw)."""
     if initialization not in INITIALIZATIONS:
         raise ValueError(f"initialization must be one of {INITIALIZATIONS}, got {initialization!r}")
     if initialization == "keras":
@@ -179,15 +179,13 @@ class SegmentRecurrence(layers.Layer):
     def build(self, input_shape):
         self.gru.build(input_shape)
         half = self.units // 2 if self.channel_embedding else self.units
-        # Standard normal, as SegRNN's; one initializer each, or the channel
-        # embedding would start as a copy of the first positions.
-        self.position = self.add_weight(
-            (self.segments, half), keras.initializers.RandomNormal(stddev=1.0), name="position"
-        )
+        # Standard normal, as SegRNN's; a fresh initializer each, or the
+        # channel embedding would start as a copy of the first positions.
+        normal = keras.initializers.RandomNormal
+        self.position = self.add_weight((self.segments, half), normal(stddev=1.0), name="position")
         if self.channel_embedding:
             shape = (self.channels, self.units - half)
-            normal = keras.initializers.RandomNormal(stddev=1.0)
-            self.channel = self.add_weight(shape, normal, name="channel")
+            self.channel = self.add_weight(shape, normal(stddev=1.0), name="channel")
 
     def call(self, segments, training=None):
         return self.decode(self.gru(segments, training=training))
