@@ -55,12 +55,10 @@ def train(task: Task, run_dir: Path, command: str = "") -> dict:
         _write_atomically(state, task.save_state)
 
     model = task.build_model()
+    averaging = {"use_ema": True, "ema_momentum": task.train.ema} if task.train.ema else {}
     model.compile(
         optimizer=keras.optimizers.Adam(
-            task.train.learning_rate,
-            clipnorm=task.train.clipnorm or None,
-            use_ema=bool(task.train.ema),
-            ema_momentum=task.train.ema or 0.99,
+            task.train.learning_rate, clipnorm=task.train.clipnorm or None, **averaging
         ),
         **task.compile_arguments(),
     )
