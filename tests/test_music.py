@@ -20,7 +20,14 @@ from tasks import runner
 from tasks.config import DataConfig, TrainConfig
 from tasks.evaluation import evaluate
 from tasks.export import latest_version, load_export
-from tasks.music import FrameNll, GenerateOptions, Music, MusicConfig, masked_nll
+from tasks.music import (
+    FrameNll,
+    GenerateOptions,
+    Music,
+    MusicConfig,
+    masked_nll,
+    rolls_as_examples,
+)
 from tasks.music_scores import frame_scores
 
 TINY_MUSIC = dict(
@@ -40,6 +47,27 @@ def tiny_task(head="sigmoid", dataset="", mirror="", data_dir="", config=None, *
         TrainConfig(**settings),
         DataConfig(dataset=str(dataset), data_mirror=mirror, data_dir=str(data_dir)),
     )
+
+
+def test_transposed_training_copies_shift_whole_pieces_and_drop_keys_off_the_keyboard():
+    """`--transpose 2`: each training piece moves by one random shift in
+    [-2, 2] semitones, every frame alike; validation pieces stay as they are."""
+    roll = np.zeros((3, KEYS), "float32")
+    roll[0, 0] = roll[1, 40] = roll[2, KEYS - 1] = 1.0  # lowest key, a middle one, highest
+    task = tiny_task(config={"transpose": 2}, batch_size=1, seed=3)
+    pieces = [roll] * 40
+    shifts = set()
+    for batch, _ in task.batches(rolls_as_examples(pieces), training=True):
+        shift = int(np.flatnonzero(batch[0, 1])[0]) - 40
+        shifts.add(shift)
+        expected = np.zeros_like(roll)
+        for frame, key in ((0, 0), (1, 40), (2, KEYS - 1)):
+            if 0 <= key + shift < KEYS:
+                expected[frame, key + shift] = 1.0
+        np.testing.assert_array_equal(batch[0], expected)
+    assert shifts == {-2, -1, 0, 1, 2}
+    for batch, _ in task.batches(rolls_as_examples(pieces), training=False):
+        np.testing.assert_array_equal(batch[0], roll)
 
 
 def test_nll_of_a_known_probability_table_equals_the_metric():
