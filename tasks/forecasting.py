@@ -101,7 +101,7 @@ class ForecastingTrain(TrainConfig):
     batch_size: int = option(256, "windows per batch")
     clipnorm: float = option(0.0, "no gradient clipping, as SegRNN")
     patience: int = option(3, "epochs without validation gain before stopping (SegRNN: 10)")
-    ema: float = option(0.95, "momentum of the weight average that is validated and kept")
+    ema: float = option(0.95, "momentum of the weight average validated and kept (0 = off)")
 
 
 class Forecasting(Task):
