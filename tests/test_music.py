@@ -52,19 +52,23 @@ def tiny_task(head="sigmoid", dataset="", mirror="", data_dir="", config=None, *
 def test_transposed_training_copies_shift_whole_pieces_and_drop_keys_off_the_keyboard():
     """`--transpose 2`: each training piece moves by one random shift in
     [-2, 2] semitones, every frame alike; validation pieces stay as they are."""
-    roll = np.zeros((3, KEYS), "float32")
-    roll[0, 0] = roll[1, 40] = roll[2, KEYS - 1] = 1.0  # lowest key, a middle one, highest
+
+    def roll_of(keys):  # one key per frame; keys off the keyboard are left out
+        roll = np.zeros((len(keys), KEYS), "float32")
+        for frame, key in enumerate(keys):
+            if 0 <= key < KEYS:
+                roll[frame, key] = 1.0
+        return roll
+
+    keys = np.array([0, 40, KEYS - 1])  # lowest key, a middle one, highest
+    roll = roll_of(keys)
     task = tiny_task(config={"transpose": 2}, batch_size=1, seed=3)
     pieces = [roll] * 40
     shifts = set()
     for batch, _ in task.batches(rolls_as_examples(pieces), training=True):
         shift = int(np.flatnonzero(batch[0, 1])[0]) - 40
         shifts.add(shift)
-        expected = np.zeros_like(roll)
-        for frame, key in ((0, 0), (1, 40), (2, KEYS - 1)):
-            if 0 <= key + shift < KEYS:
-                expected[frame, key + shift] = 1.0
-        np.testing.assert_array_equal(batch[0], expected)
+        np.testing.assert_array_equal(batch[0], roll_of(keys + shift))
     assert shifts == {-2, -1, 0, 1, 2}
     for batch, _ in task.batches(rolls_as_examples(pieces), training=False):
         np.testing.assert_array_equal(batch[0], roll)
