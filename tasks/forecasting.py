@@ -82,6 +82,13 @@ class ForecastingConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 < self.decay <= 1.0:
             raise ValueError(f"decay must be in (0, 1], got {self.decay}")
+        if self.model == "segment":
+            for name in ("lookback", "horizon"):
+                if getattr(self, name) % self.segment_length:
+                    raise ValueError(
+                        f"{name} {getattr(self, name)} is not a multiple of segment_length "
+                        f"{self.segment_length}: the segment model cuts both into segments"
+                    )
 
 
 @dataclass

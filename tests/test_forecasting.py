@@ -221,6 +221,17 @@ def test_segments_must_tile_lookback_and_horizon():
         segment_recurrent_forecaster(24, 3, 20, segment_length=8)
 
 
+def test_segment_length_that_does_not_tile_the_horizon_is_refused_before_any_run_dir(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "train.py", "forecasting", "--horizon", "720", "--segment-length", "32",
+         "--run-dir", str(tmp_path / "run")],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "horizon 720 is not a multiple of segment_length 32" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
 def test_reference_runs_land_under_baselines_when_runs_combine(sine_run):
     """The plain model's metrics join the baselines; the best model's stay
     metrics, and only its figures are kept."""
