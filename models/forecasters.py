@@ -86,6 +86,16 @@ def recurrent_forecaster(
     return keras.Model(window, denormalize(forecast, shift, scale), name=name)
 
 
+def require_whole_segments(lookback: int, horizon: int, segment_length: int) -> None:
+    """Raises `ValueError` unless segments tile both the lookback and the horizon."""
+    for what, length in (("lookback", lookback), ("horizon", horizon)):
+        if length % segment_length:
+            raise ValueError(
+                f"{what} {length} is not a multiple of segment_length {segment_length}: "
+                "the segment model cuts both into segments"
+            )
+
+
 def segment_recurrent_forecaster(
     lookback: int,
     channels: int,
@@ -106,11 +116,7 @@ def segment_recurrent_forecaster(
     future segment), as SegRNN does. `initialization="pytorch"` draws the
     dense and GRU weights as SegRNN's PyTorch layers do by default.
     """
-    for what, length in (("lookback", lookback), ("horizon", horizon)):
-        if length % segment_length:
-            raise ValueError(
-                f"{what} {length} is not a multiple of segment_length {segment_length}"
-            )
+    require_whole_segments(lookback, horizon, segment_length)
     if units % 2 and channel_embedding:
         raise ValueError(f"units must be even to hold position and channel halves, got {units}")
     window = keras.Input((lookback, channels), name="window")

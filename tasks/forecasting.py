@@ -34,6 +34,7 @@ from models.forecasters import (
     INITIALIZATIONS,
     NORMALIZATIONS,
     recurrent_forecaster,
+    require_whole_segments,
     segment_recurrent_forecaster,
 )
 from models.recurrent import CELLS
@@ -83,12 +84,7 @@ class ForecastingConfig:
         if not 0.0 < self.decay <= 1.0:
             raise ValueError(f"decay must be in (0, 1], got {self.decay}")
         if self.model == "segment":
-            for name in ("lookback", "horizon"):
-                if getattr(self, name) % self.segment_length:
-                    raise ValueError(
-                        f"{name} {getattr(self, name)} is not a multiple of segment_length "
-                        f"{self.segment_length}: the segment model cuts both into segments"
-                    )
+            require_whole_segments(self.lookback, self.horizon, self.segment_length)
 
 
 @dataclass
