@@ -40,28 +40,44 @@ def bernoulli_log_likelihood(frames, logits):
 
 @keras.saving.register_keras_serializable(package="rnn_suite")
 class IndependentKeys(layers.Layer):
-    """p(frame | context) = prod_k sigmoid(w_k . context + b_k)^v_k (1 - ...)^(1 - v_k)."""
+    """p(frame | context) = prod_k sigmoid(w_k . context + b_k)^v_k (1 - ...)^(1 - v_k).
 
-    def __init__(self, keys: int = 88, key_bias: list | None = None, **kwargs):
+    With `key_scores`, the last `keys` features of the context are one score
+    per key (see models/keyboard.py), added to that key's logit as they are.
+    """
+
+    def __init__(
+        self, keys: int = 88, key_bias: list | None = None, key_scores: bool = False, **kwargs
+    ):
         super().__init__(**kwargs)
-        self.keys, self.key_bias = keys, key_bias
+        self.keys, self.key_bias, self.key_scores = keys, key_bias, key_scores
         self.logits = layers.Dense(keys, bias_initializer=_constant(key_bias), name="logits")
+
+    def key_logits(self, context):
+        if not self.key_scores:
+            return self.logits(context)
+        return self.logits(context[..., : -self.keys]) + context[..., -self.keys :]
 
     def call(self, context, frames):
         """Log-likelihood of each frame, shape `context.shape[:-1]`."""
-        return bernoulli_log_likelihood(frames, self.logits(context))
+        return bernoulli_log_likelihood(frames, self.key_logits(context))
 
     def sample(self, context, uniform, temperature=1.0):
         """One frame per context row; `uniform` is `(..., keys)` noise in [0, 1)."""
-        probability = ops.sigmoid(self.logits(context) / temperature)
+        probability = ops.sigmoid(self.key_logits(context) / temperature)
         return ops.cast(uniform < probability, context.dtype)
 
     def key_probability(self, context, uniform):
         """Each key's marginal probability (exact here; `uniform` is unused)."""
-        return ops.sigmoid(self.logits(context))
+        return ops.sigmoid(self.key_logits(context))
 
     def get_config(self):
-        return {**super().get_config(), "keys": self.keys, "key_bias": self.key_bias}
+        return {
+            **super().get_config(),
+            "keys": self.keys,
+            "key_bias": self.key_bias,
+            "key_scores": self.key_scores,
+        }
 
 
 @keras.saving.register_keras_serializable(package="rnn_suite")

@@ -82,6 +82,36 @@ def generate(
     return tf.transpose(stacked, [1, 0, 2])
 
 
+def generate_by_rereading(
+    trunk: keras.Model,
+    head,
+    primer: tf.Tensor,
+    steps: tf.Tensor,
+    temperature: tf.Tensor,
+    seed: tf.Tensor,
+) -> tf.Tensor:
+    """`generate` for trunks that cannot be stepped one frame at a time (see
+    models/keyboard.py): the trunk rereads the whole piece for every new frame,
+    which costs time quadratic in the length, seconds for a chorale. The
+    noise is keyed as in `generate`. Returns `(batch, steps, keys)`."""
+    batch, keys = tf.shape(primer)[0], primer.shape[2]
+
+    def sample(index, roll):
+        # The trunk's last frame reads the roll's last frame: append a silent frame to read it.
+        context = trunk(tf.concat([roll, tf.zeros([batch, 1, keys])], axis=1), training=False)
+        uniform = stateless_uniform([batch, keys], seed, index)
+        frame = head.sample(context[:, -1], uniform, temperature)
+        return index + 1, tf.concat([roll, frame[:, None]], axis=1)
+
+    _, roll = tf.while_loop(
+        lambda index, _: index < steps,
+        sample,
+        (0, primer),
+        shape_invariants=(tf.TensorShape([]), tf.TensorShape([None, None, keys])),
+    )
+    return roll[:, tf.shape(primer)[1] :]
+
+
 def key_probability(head, context: tf.Tensor, samples: int, seed: int = 0) -> tf.Tensor:
     """Each key's marginal probability for every context vector `(..., units)`.
 

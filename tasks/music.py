@@ -35,9 +35,10 @@ from data.midi import (
     write_piece,
 )
 from data.pipeline import Examples, bucketed_batches
+from models.keyboard import keyboard_scores
 from models.nade import IndependentKeys, Nade, PreviousFrames
 from models.recurrent import CELLS, recurrent_stack
-from models.sampling import generate, key_probability, stack_cells
+from models.sampling import generate, generate_by_rereading, key_probability, stack_cells
 from tasks.base import Task
 from tasks.config import TrainConfig, option, require_positive
 from tasks.export import Endpoint, Serving
@@ -64,6 +65,9 @@ class MusicConfig:
     output_dropout: float = option(0.3, "dropout on the recurrent output, before the head")
     input_skip: bool = option(True, "the head also sees the previous frame directly")
     nade_hidden: int = option(150, "hidden units of the NADE head (ignored by sigmoid)")
+    keyboard_units: int = option(
+        0, "units of a recurrent stack shared by every key, added to the head (0 = off)"
+    )
     transpose: int = option(0, "train on copies shifted up to this many semitones (0 = off)")
     frames_per_beat: int = option(1, "time grid: 1 = quarter notes (JSB benchmark), 2, 4 = 16ths")
     bad_midi: str = option(
@@ -78,7 +82,7 @@ class MusicConfig:
         require_positive(self, "marginal_samples", "lr_patience")
         if not 0.0 < self.lr_decay <= 1.0:
             raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
-        require_positive(self, "transpose", or_zero=True)
+        require_positive(self, "transpose", "keyboard_units", or_zero=True)
         for name in ("dropout", "recurrent_dropout", "output_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
@@ -187,15 +191,25 @@ class Music(Task):
         return {split: rolls_as_examples(rolls) for split, rolls in splits.items()}
 
     def adapt(self, train: Examples) -> None:
-        """The keys' training frequencies, as log-odds: the head's starting biases."""
+        """The keys' training frequencies, as log-odds: the head's starting
+        biases; and the keys heard in training, widened by a minor third each
+        way: the range the keyboard stack models."""
         probability = training_key_frequency(train.inputs)
-        self.restore({"key_log_odds": np.log(probability / (1 - probability)).tolist()})
+        heard = np.flatnonzero(np.concatenate(list(train.inputs)).any(axis=0))
+        low, high = (heard.min(), heard.max() + 1) if len(heard) else (0, KEYS)
+        self.restore(
+            {
+                "key_log_odds": np.log(probability / (1 - probability)).tolist(),
+                "key_range": [int(max(low - 3, 0)), int(min(high + 3, KEYS))],
+            }
+        )
 
     def state(self) -> dict:
-        return {"key_log_odds": self.key_log_odds}
+        return {"key_log_odds": self.key_log_odds, "key_range": self.key_range}
 
     def restore(self, state: dict) -> None:
         self.key_log_odds = state["key_log_odds"]
+        self.key_range = state.get("key_range", [0, KEYS])  # runs from before the keyboard
 
     def batches(self, examples: Examples, training: bool) -> tf.data.Dataset:
         """`(roll, mask)` batches: padded frames have mask 0 and no loss."""
@@ -243,12 +257,19 @@ class Music(Task):
             name="encoder",
         )
         context = layers.Dropout(config.output_dropout, name="output_dropout")(context)
-        if config.input_skip:
-            context = layers.Concatenate(name="context")([context, previous])
+        parts = [context, previous] if config.input_skip else [context]
+        if config.keyboard_units:
+            low, high = self.key_range
+            keyboard = dict(low=low, high=high, cell=config.cell, units=config.keyboard_units)
+            parts.append(keyboard_scores(previous, context, **keyboard))
+        if len(parts) > 1:
+            context = layers.Concatenate(name="context")(parts)
         if config.head == "nade":
             head = Nade(config.nade_hidden, KEYS, self.key_log_odds, name="frame_head")
         else:
-            head = IndependentKeys(KEYS, self.key_log_odds, name="frame_head")
+            head = IndependentKeys(
+                KEYS, self.key_log_odds, bool(config.keyboard_units), name="frame_head"
+            )
         return keras.Model(frames, head(context, frames), name="music")
 
     def compile_arguments(self) -> dict:
@@ -271,11 +292,14 @@ class Music(Task):
 
     def serving(self, model: keras.Model) -> Serving:
         """`generate` (seed frames -> piano roll) and `log_likelihood` (scores)."""
-        cells = stack_cells(model, self.config.cell, self.config.depth)
+        config = self.config
+        cells = stack_cells(model, config.cell, config.depth)
         head = model.get_layer("frame_head")
-        context_layer = "context" if self.config.input_skip else "output_dropout"
-        trunk = keras.Model(model.input, model.get_layer(context_layer).output)
-        input_skip = self.config.input_skip
+        concatenated = config.input_skip or config.keyboard_units
+        trunk = keras.Model(
+            model.input, model.get_layer("context" if concatenated else "output_dropout").output
+        )
+        input_skip = config.input_skip
         samples = self.config.marginal_samples
 
         def generate_roll(primer, steps, temperature, seed):
@@ -284,7 +308,10 @@ class Music(Task):
                 tf.debugging.assert_non_negative(steps, message="steps must be >= 0"),
             ]
             with tf.control_dependencies(checks):
-                frames = generate(cells, head, primer, steps, temperature, seed, input_skip)
+                if config.keyboard_units:
+                    frames = generate_by_rereading(trunk, head, primer, steps, temperature, seed)
+                else:
+                    frames = generate(cells, head, primer, steps, temperature, seed, input_skip)
             return {"piano_roll": tf.concat([primer, frames], axis=1)}
 
         def log_likelihood(piano_roll, lengths):

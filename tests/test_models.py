@@ -1,10 +1,12 @@
-"""Shared builders: shapes for every cell and layout, and masking."""
+"""Shared builders: shapes for every cell and layout, masking, the keyboard stack."""
 
 import keras
 import numpy as np
 import pytest
 
+from data.midi import parse_chord
 from models.heads import POOLINGS, summarize
+from models.keyboard import FoldIntoBatch, KeyNeighbourhoods, UnfoldFromBatch
 from models.recurrent import CELLS, recurrent_stack, token_embedding
 
 
@@ -61,3 +63,27 @@ def test_all_padding_gives_a_finite_batch_independent_summary(pooling):
 def test_unknown_cell_is_a_clear_error():
     with pytest.raises(ValueError, match="cell must be one of"):
         recurrent_stack(keras.Input((None, 3)), cell="transformer")
+
+
+def test_each_key_reads_its_neighbours_and_the_pitch_classes_counted_from_itself():
+    """In a C major chord, E4 sees C4 four keys down and G4 three up; counted
+    from E, the pitch classes sounding are 0 (E), 3 (G) and 8 (C)."""
+    roll = parse_chord("C4 E4 G4")[None, None].astype("float32")
+    e4 = 43  # MIDI 64, on an 88-key roll starting at A0 (MIDI 21)
+    features = KeyNeighbourhoods(low=e4, high=e4 + 1, reach=12, embedding=2)(roll)
+    assert features.shape == (1, 1, 1, 25 + 12 + 12 + 2)
+    row = np.asarray(features[0, 0, 0])
+    neighbours, classes, own_class = row[:25], row[25:37], row[37:49]
+    assert list(np.flatnonzero(neighbours) - 12) == [-4, 0, 3]
+    assert list(np.flatnonzero(classes)) == [0, 3, 8]
+    assert list(np.flatnonzero(own_class)) == [4]  # E, counting from C
+
+
+@pytest.mark.parametrize("axis", [1, 2])
+def test_folding_keys_or_frames_into_the_batch_is_undone_exactly(axis):
+    """Axis 1: one sequence per key over time; axis 2: one per frame over keys."""
+    grid = np.random.default_rng(0).normal(size=(2, 5, 7, 3)).astype("float32")
+    folded = np.asarray(FoldIntoBatch(axis)(grid))
+    first = grid[0, :, 0] if axis == 1 else grid[0, 0]
+    np.testing.assert_array_equal(folded[0], first)
+    np.testing.assert_array_equal(UnfoldFromBatch(axis)(folded, grid), grid)
