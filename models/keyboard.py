@@ -78,6 +78,9 @@ class FoldIntoBatch(layers.Layer):
         shape = ops.shape(grid)
         return ops.reshape(grid, (-1, shape[2], shape[3]))
 
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
 
 @keras.saving.register_keras_serializable(package="rnn_suite")
 class UnfoldFromBatch(FoldIntoBatch):
