@@ -50,9 +50,9 @@ music: setup
 # Two runs, one per head, combined into benchmarks/music.json (the joint
 # head's NLL first: it is the headline); then a few pieces from the joint
 # (NADE) model, the better one, into benchmarks/music/. The sigmoid head
-# takes the settings that scored best on validation: two layers and a long
-# weight average at a constant rate.
-SIGMOID := --head sigmoid --depth 2 --ema 0.998 --lr-decay 1
+# takes the settings that scored best on validation: two layers, the
+# keyboard stack, and a long weight average at a constant rate.
+SIGMOID := --head sigmoid --depth 2 --keyboard-units 64 --learning-rate 0.001 --ema 0.998 --lr-decay 1
 benchmark-music: setup
 	$(BIN)/python train.py music --run-dir $(MUSIC_RUN)-nade --head nade
 	$(BIN)/python train.py music --run-dir $(MUSIC_RUN)-sigmoid $(SIGMOID)
