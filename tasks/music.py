@@ -194,8 +194,9 @@ class Music(Task):
         """The keys' training frequencies, as log-odds: the head's starting
         biases; and the keys heard in training, widened by a minor third each
         way: the range the keyboard stack models."""
-        probability = training_key_frequency(train.inputs)
-        heard = np.flatnonzero(np.concatenate(list(train.inputs)).any(axis=0))
+        frames = np.concatenate(list(train.inputs))
+        probability = training_key_frequency([frames])
+        heard = np.flatnonzero(frames.any(axis=0))
         low, high = (heard.min(), heard.max() + 1) if len(heard) else (0, KEYS)
         self.restore(
             {
@@ -295,12 +296,9 @@ class Music(Task):
         config = self.config
         cells = stack_cells(model, config.cell, config.depth)
         head = model.get_layer("frame_head")
-        concatenated = config.input_skip or config.keyboard_units
-        trunk = keras.Model(
-            model.input, model.get_layer("context" if concatenated else "output_dropout").output
-        )
+        trunk = keras.Model(model.input, head.input[0])  # what the head reads
         input_skip = config.input_skip
-        samples = self.config.marginal_samples
+        samples = config.marginal_samples
 
         def generate_roll(primer, steps, temperature, seed):
             checks = [
