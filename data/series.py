@@ -23,6 +23,7 @@ from data.tables import _decode
 
 MISSING = {"", "na", "nan", "null", "none", "?", "-"}
 SPLITS = ("train", "validation", "test")
+DAY_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -161,8 +162,22 @@ def rows_per_day(dates: np.ndarray | None) -> int | None:
     if dates is None or len(dates) < 2:
         return None
     step = np.median(np.diff(dates).astype("timedelta64[s]").astype(np.int64))
-    day = 24 * 3600
-    return int(day // step) if 0 < step < day and day % step == 0 else None
+    return int(DAY_SECONDS // step) if 0 < step < DAY_SECONDS and DAY_SECONDS % step == 0 else None
+
+
+def slots_of_day(dates: np.ndarray, per_day: int) -> np.ndarray:
+    """Each row's slot in its day, `0 .. per_day - 1`: the hour, for hourly rows."""
+    seconds = (dates - dates.astype("datetime64[D]")).astype("timedelta64[s]").astype(np.int64)
+    return seconds * per_day // DAY_SECONDS
+
+
+def mean_day(values: np.ndarray, slots: np.ndarray, per_day: int) -> np.ndarray:
+    """`(per_day, channels)`: the mean of the rows in each slot of the day (0
+    where no row falls)."""
+    counts = np.bincount(slots, minlength=per_day)[:, None]
+    sums = np.zeros((per_day, values.shape[1]))
+    np.add.at(sums, slots, values)
+    return (sums / np.maximum(counts, 1)).astype(np.float32)
 
 
 def read_series(path: str | Path, date_column: str = "date") -> Series:

@@ -21,12 +21,15 @@ from tqdm import tqdm
 from data.errors import DataFormatError
 from data.ett import CONFIGS, FILES, load_ett
 from data.series import (
+    DAY_SECONDS,
     Series,
     Windows,
     fit_scaler,
+    mean_day,
     ratio_ends,
     read_series,
     rows_per_day,
+    slots_of_day,
     split_windows,
     window_batches,
 )
@@ -75,6 +78,11 @@ class ForecastingConfig:
     hold_epochs: int = option(4, "epochs at the initial learning rate; SegRNN's code holds 4")
     decay: float = option(0.8, "learning rate x this per epoch after the held ones (1 = constant)")
     season: int = option(0, "seasonal-naive period in rows (0 = one day, from the dates)")
+    daily_cycle: bool = option(
+        True,
+        "the model forecasts what differs from the training rows' mean day, "
+        "added back by time of day (needs dated rows, several per day)",
+    )
 
     def __post_init__(self):
         require_positive(self, "lookback", "horizon", "segment_length", "units", "depth")
@@ -133,6 +141,13 @@ class Forecasting(Task):
             data = self.data
             series = load_ett(config.series, data.data_mirror or None, data.data_dir or None)
             ends = FILES[config.series].ends
+        if config.daily_cycle and rows_per_day(series.dates) is None:
+            raise DataFormatError(
+                f"{series.name}: --daily-cycle needs each row's time of day, from dates "
+                "several rows a day apart at a regular step; this series has "
+                f"{'none' if series.dates is None else 'other dates'}: give --date-column "
+                "or train with --no-daily-cycle"
+            )
         if config.target and config.target not in series.columns:
             raise DataFormatError(
                 f"{series.name}: no column {config.target!r} to forecast among {series.columns}"
@@ -146,15 +161,20 @@ class Forecasting(Task):
     def adapt(self, train: Windows) -> None:
         scaler = fit_scaler(train)
         series = train.series
-        self.restore(
-            {
-                "name": series.name,
-                "columns": list(series.columns),
-                "mean": scaler.mean_.tolist(),
-                "scale": scaler.scale_.tolist(),
-                "season": self.config.season or rows_per_day(series.dates),
-            }
-        )
+        state = {
+            "name": series.name,
+            "columns": list(series.columns),
+            "mean": scaler.mean_.tolist(),
+            "scale": scaler.scale_.tolist(),
+            "season": self.config.season or rows_per_day(series.dates),
+        }
+        if self.config.daily_cycle:
+            rows = slice(train.start, train.stop)
+            scaled = scaler.transform(series.values[rows])
+            per_day = rows_per_day(series.dates)
+            slots = slots_of_day(series.dates[rows], per_day)
+            state["mean_day"] = mean_day(scaled, slots, per_day).tolist()
+        self.restore(state)
 
     def state(self) -> dict:
         return self.saved
@@ -166,6 +186,7 @@ class Forecasting(Task):
         self.scale = np.array(state["scale"], dtype=np.float32)
         target = self.config.target
         self.targets = [self.columns.index(target)] if target else list(range(len(self.columns)))
+        self.mean_day = np.array(state["mean_day"], np.float32) if "mean_day" in state else None
 
     def batches(self, windows: Windows, training: bool) -> tf.data.Dataset:
         """Batches of scaled windows; `--limit` keeps the first windows (the
@@ -173,6 +194,9 @@ class Forecasting(Task):
         if self.train.limit:
             windows = windows.first(self.train.limit)
         scaled = (windows.series.values - self.mean) / self.scale
+        if self.mean_day is not None:
+            series = windows.series
+            scaled = scaled - self.mean_day[slots_of_day(series.dates, len(self.mean_day))]
         return window_batches(
             scaled,
             windows,
@@ -226,24 +250,55 @@ class Forecasting(Task):
         return f"plain_{self.config.cell}" if self.config.model == "plain" else None
 
     # Serving: raw window in, raw forecast out; the scaler is in the graph.
+    # With the daily cycle it also takes each window's `start`, the time of its
+    # first row in seconds since 1970-01-01 (on the series' clock), to place the
+    # mean day.
     def serving(self, model: keras.Model) -> Serving:
         mean, scale = tf.constant(self.mean), tf.constant(self.scale)
         target_mean, target_scale = tf.gather(mean, self.targets), tf.gather(scale, self.targets)
+        lookback, channels = self.config.lookback, len(self.columns)
+        window = tf.TensorSpec([None, lookback, channels], tf.float32, name="window")
 
-        def forecast(window):
-            predicted = model((window - mean) / scale, training=False)
+        def unscale(predicted):
             return {"forecast": predicted * target_scale + target_mean}
 
-        shape = [None, self.config.lookback, len(self.columns)]
-        signature = [tf.TensorSpec(shape, tf.float32, name="window")]
-        return Serving({"forecast": Endpoint(forecast, signature)}, [])
+        if self.mean_day is None:
+
+            def forecast(window):
+                return unscale(model((window - mean) / scale, training=False))
+
+            return Serving({"forecast": Endpoint(forecast, [window])}, [])
+
+        day, per_day = tf.constant(self.mean_day), len(self.mean_day)
+        rows = tf.range(lookback + self.config.horizon, dtype=tf.int64)
+
+        def forecast_from(window, start):
+            first_slot = tf.math.floormod(start, DAY_SECONDS) * per_day // DAY_SECONDS
+            cycle = tf.gather(day, tf.math.floormod(first_slot[:, None] + rows, per_day))
+            predicted = model((window - mean) / scale - cycle[:, :lookback], training=False)
+            return unscale(predicted + tf.gather(cycle[:, lookback:], self.targets, axis=2))
+
+        start = tf.TensorSpec([None], tf.int64, name="start")
+        return Serving({"forecast": Endpoint(forecast_from, [window, start])}, [])
+
+    def _served(self, export, windows: np.ndarray, starts: np.ndarray | None) -> np.ndarray:
+        """The export's raw forecast of raw `windows` whose first rows are dated `starts`."""
+        arguments = [tf.constant(windows)]
+        if self.mean_day is not None:
+            arguments.append(tf.constant(starts.astype("datetime64[s]").astype(np.int64)))
+        return export.forecast(*arguments)["forecast"].numpy()
 
     # Scores, on scaled values, over every test window.
     def test_outputs(self, export, windows: Windows) -> dict[str, np.ndarray]:
-        size = self.train.batch_size
+        size, dates = self.train.batch_size, windows.series.dates
+        starts = None if dates is None else dates[windows.starts]
         pieces = [
-            export.forecast(tf.constant(windows.inputs[start : start + size]))["forecast"].numpy()
-            for start in tqdm(range(0, len(windows), size), desc="forecast", unit="batch")
+            self._served(
+                export,
+                windows.inputs[first : first + size],
+                None if starts is None else starts[first : first + size],
+            )
+            for first in tqdm(range(0, len(windows), size), desc="forecast", unit="batch")
         ]
         return {"forecast": np.concatenate(pieces)}
 
@@ -304,7 +359,8 @@ class Forecasting(Task):
         for path in raw:
             series = read_series(path, self.config.date_column)
             window = self._latest_window(series, path)
-            forecast = export.forecast(tf.constant(window[None]))["forecast"].numpy()[0]
+            start = None if series.dates is None else series.dates[-len(window) :][:1]
+            forecast = self._served(export, window[None], start)[0]
             dates = forecast_plots.future_dates(series.dates, len(forecast))
             names = [self.columns[index] for index in self.targets]
             for step, values in enumerate(forecast):

@@ -62,13 +62,13 @@ def sine_run(tmp_path_factory):
         ("plain", {"units": 32, "normalization": "none", "train": {"epochs": 6}}, 0.02),
     ],
 )
-def test_tiny_models_forecast_a_sine_well(tmp_path, sine_run, model, settings, largest_mse):
-    """Scaled test MSE below a small bound and a tenth of persistence's."""
-    if model == "segment":
-        report = sine_run[1]
-    else:
-        runner.train(tiny_task(sine_csv(tmp_path / "sine.csv"), model=model, **settings), tmp_path)
-        report = evaluate(tmp_path)
+def test_tiny_models_forecast_a_sine_well(tmp_path, model, settings, largest_mse):
+    """Scaled test MSE below a small bound and a tenth of persistence's. The
+    daily cycle is off: it would take the daily sine away before the model
+    sees it."""
+    csv_path = sine_csv(tmp_path / "sine.csv")
+    runner.train(tiny_task(csv_path, model=model, daily_cycle=False, **settings), tmp_path / "run")
+    report = evaluate(tmp_path / "run")
     mse = report["metrics"]["sine_mse_24"]
     assert mse < largest_mse, report["metrics"]
     assert mse < 0.1 * report["baselines"]["persistence"]["sine_mse_24"]
@@ -89,21 +89,59 @@ def test_every_test_window_is_scored(sine_run):
     assert (run_dir / "forecast_vs_actual.png").stat().st_size > 0
 
 
-def test_export_scales_raw_windows_inside_the_graph(sine_run):
-    """Serving a raw window equals scaling it, running the model, unscaling."""
+def test_export_scales_and_places_the_mean_day_inside_the_graph(sine_run):
+    """Serving a raw window and the time of its first row equals scaling it,
+    taking away the mean day at those hours, running the model, adding the
+    mean day back over the forecast hours and unscaling."""
     task, model = runner.restore_model(sine_run[0])
-    raw = task.splits().test.inputs[:5]
+    test = task.splits().test
+    raw, starts = test.inputs[:5], test.series.dates[test.starts[:5]]
     export = load_export(latest_version(sine_run[0] / "export"))
-    served = export.forecast(tf.constant(raw))
-    scaled = model((raw - task.mean) / task.scale, training=False).numpy()
-    np.testing.assert_allclose(served["forecast"], scaled * task.scale + task.mean, atol=1e-4)
+    served = export.forecast(tf.constant(raw), tf.constant(starts.astype(np.int64)))
+    hours = starts.astype("datetime64[h]").astype(np.int64)[:, None] + np.arange(48 + 24)
+    day = task.mean_day[hours % 24]
+    scaled = model((raw - task.mean) / task.scale - day[:, :48], training=False).numpy()
+    expected = (scaled + day[:, 48:]) * task.scale + task.mean
+    np.testing.assert_allclose(served["forecast"], expected, atol=1e-4)
+
+
+def test_mean_day_is_fit_on_training_rows_and_taken_from_every_batch(tmp_path):
+    """The training part's hourly means of the scaled rows, and nothing after
+    them; the model reads and forecasts what differs from them."""
+    task = tiny_task(sine_csv(tmp_path / "sine.csv"))
+    splits = task.splits()
+    task.adapt(splits.train)
+    train = splits.train
+    scaled = (train.series.values - task.mean) / task.scale
+    hourly = [scaled[hour : train.stop : 24].mean(axis=0) for hour in range(24)]
+    np.testing.assert_allclose(task.mean_day, hourly, atol=1e-5)
+    inputs, targets = next(iter(task.batches(splits.test, training=False)))
+    rows = splits.test.starts[0] + np.arange(48 + 24)
+    expected = scaled[rows] - task.mean_day[rows % 24]
+    np.testing.assert_allclose(inputs[0], expected[:48], atol=1e-5)
+    np.testing.assert_allclose(targets[0], expected[48:], atol=1e-5)
+
+
+def test_daily_cycle_without_dates_is_refused_before_training(tmp_path):
+    undated = tmp_path / "undated.csv"
+    lines = sine_csv(tmp_path / "sine.csv").read_text().splitlines()
+    undated.write_text("\n".join(line.split(",", 1)[1] for line in lines) + "\n")
+    with pytest.raises(DataFormatError, match="no-daily-cycle"):
+        tiny_task(undated, date_column="").splits()
+    assert len(tiny_task(undated, date_column="", daily_cycle=False).splits().test) == 217
 
 
 def test_export_reloaded_in_fresh_process_gives_the_same_forecast(sine_run):
     task, model = runner.restore_model(sine_run[0])
-    raw = task.splits().test.inputs[:7]
-    in_process = task.serving(model).endpoints["forecast"].function(tf.constant(raw))
-    reloaded = outputs_in_fresh_process(latest_version(sine_run[0] / "export"), raw.tolist())
+    test = task.splits().test
+    raw, starts = test.inputs[:7], test.series.dates[test.starts[:7]].astype(np.int64)
+    in_process = (
+        task.serving(model).endpoints["forecast"].function(tf.constant(raw), tf.constant(starts))
+    )
+    reloaded = outputs_in_fresh_process(
+        latest_version(sine_run[0] / "export"),
+        {"window": (raw.tolist(), "float32"), "start": (starts.tolist(), "int64")},
+    )
     assert np.asarray(reloaded["forecast"]).shape == (7, 24, 2)
     assert_same_outputs({"forecast": in_process["forecast"].numpy()}, reloaded)
 

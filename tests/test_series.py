@@ -15,10 +15,12 @@ from data.ett import COLUMNS, FILES, load_ett
 from data.series import (
     Series,
     fit_scaler,
+    mean_day,
     protocol_borders,
     ratio_ends,
     read_series,
     rows_per_day,
+    slots_of_day,
     split_windows,
     window_batches,
 )
@@ -113,6 +115,20 @@ def test_csv_is_read_with_dates_and_named_columns(tmp_path):
     undated = tmp_path / "undated.csv"
     undated.write_text("a,b\n1,2\n3,4\n")
     assert read_series(undated, date_column="").dates is None
+
+
+def test_slots_of_day_count_rows_from_midnight():
+    """Hourly rows from midnight: the hour; quarter hours from 06:00: 24 onwards."""
+    hourly = np.datetime64("2016-07-01T00:00", "s") + np.arange(50) * np.timedelta64(1, "h")
+    assert slots_of_day(hourly, 24).tolist() == [row % 24 for row in range(50)]
+    quarters = np.datetime64("2016-07-01T06:00", "s") + np.arange(200) * np.timedelta64(15, "m")
+    assert slots_of_day(quarters, 96).tolist() == [(24 + row) % 96 for row in range(200)]
+
+
+def test_mean_day_averages_the_rows_of_each_slot():
+    values = np.array([[1.0], [10.0], [3.0], [20.0], [5.0]])
+    slots = np.array([0, 1, 0, 1, 0])
+    np.testing.assert_allclose(mean_day(values, slots, 3), [[3.0], [15.0], [0.0]])
 
 
 @pytest.mark.parametrize(
