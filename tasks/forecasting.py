@@ -160,18 +160,17 @@ class Forecasting(Task):
     # Preprocessing: the scaler sees the training rows only.
     def adapt(self, train: Windows) -> None:
         scaler = fit_scaler(train)
-        series = train.series
+        series, per_day = train.series, rows_per_day(train.series.dates)
         state = {
             "name": series.name,
             "columns": list(series.columns),
             "mean": scaler.mean_.tolist(),
             "scale": scaler.scale_.tolist(),
-            "season": self.config.season or rows_per_day(series.dates),
+            "season": self.config.season or per_day,
         }
         if self.config.daily_cycle:
             rows = slice(train.start, train.stop)
             scaled = scaler.transform(series.values[rows])
-            per_day = rows_per_day(series.dates)
             slots = slots_of_day(series.dates[rows], per_day)
             state["mean_day"] = mean_day(scaled, slots, per_day).tolist()
         self.restore(state)
@@ -285,21 +284,16 @@ class Forecasting(Task):
         """The export's raw forecast of raw `windows` whose first rows are dated `starts`."""
         arguments = [tf.constant(windows)]
         if self.mean_day is not None:
-            arguments.append(tf.constant(starts.astype("datetime64[s]").astype(np.int64)))
+            arguments.append(tf.constant(starts.astype(np.int64)))
         return export.forecast(*arguments)["forecast"].numpy()
 
     # Scores, on scaled values, over every test window.
     def test_outputs(self, export, windows: Windows) -> dict[str, np.ndarray]:
-        size, dates = self.train.batch_size, windows.series.dates
-        starts = None if dates is None else dates[windows.starts]
-        pieces = [
-            self._served(
-                export,
-                windows.inputs[first : first + size],
-                None if starts is None else starts[first : first + size],
-            )
-            for first in tqdm(range(0, len(windows), size), desc="forecast", unit="batch")
-        ]
+        size, dates, pieces = self.train.batch_size, windows.series.dates, []
+        for first in tqdm(range(0, len(windows), size), desc="forecast", unit="batch"):
+            chunk = slice(first, first + size)
+            starts = None if dates is None else dates[windows.starts[chunk]]
+            pieces.append(self._served(export, windows.inputs[chunk], starts))
         return {"forecast": np.concatenate(pieces)}
 
     def score(self, outputs: dict, windows: Windows) -> dict[str, float]:
@@ -359,7 +353,7 @@ class Forecasting(Task):
         for path in raw:
             series = read_series(path, self.config.date_column)
             window = self._latest_window(series, path)
-            start = None if series.dates is None else series.dates[-len(window) :][:1]
+            start = None if series.dates is None else series.dates[[-len(window)]]
             forecast = self._served(export, window[None], start)[0]
             dates = forecast_plots.future_dates(series.dates, len(forecast))
             names = [self.columns[index] for index in self.targets]
