@@ -8,7 +8,7 @@ scaled values over every test window. Metrics are named
 combine into one benchmark.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import keras
@@ -193,11 +193,8 @@ class Forecasting(Task):
         if self.train.limit:
             windows = windows.first(self.train.limit)
         scaled = (windows.series.values - self.mean) / self.scale
-        if self.mean_day is not None:
-            series = windows.series
-            scaled = scaled - self.mean_day[slots_of_day(series.dates, len(self.mean_day))]
         return window_batches(
-            scaled,
+            scaled - self._cycle(windows.series),
             windows,
             self.train.batch_size,
             training=training,
@@ -280,6 +277,12 @@ class Forecasting(Task):
         start = tf.TensorSpec([None], tf.int64, name="start")
         return Serving({"forecast": Endpoint(forecast_from, [window, start])}, [])
 
+    def _cycle(self, series: Series) -> np.ndarray | float:
+        """The mean day at each row of `series` (0 without the daily cycle)."""
+        if self.mean_day is None:
+            return 0.0
+        return self.mean_day[slots_of_day(series.dates, len(self.mean_day))]
+
     def _served(self, export, windows: np.ndarray, starts: np.ndarray | None) -> np.ndarray:
         """The export's raw forecast of raw `windows` whose first rows are dated `starts`."""
         arguments = [tf.constant(windows)]
@@ -315,22 +318,39 @@ class Forecasting(Task):
         if season and season <= self.config.lookback:
             steps = inputs.shape[1] - season + np.arange(horizon) % season
             forecasts["seasonal_naive"] = inputs[:, steps]
-        forecasts["linear"] = self._linear_forecasts(splits.train, test)
+        forecasts["linear"] = self._linear_forecasts(splits.train, test, residual=False)
+        forecasts["linear_residual"] = self._linear_forecasts(splits.train, test, residual=True)
         return {name: self.score({"forecast": values}, test) for name, values in forecasts.items()}
 
-    def _linear_forecasts(self, train: Windows, test: Windows) -> np.ndarray:
+    def _linear_forecasts(self, train: Windows, test: Windows, residual: bool) -> np.ndarray:
         """Least squares from a channel's scaled lookback to its horizon, one
-        model shared by all channels (each channel is a sample)."""
+        model shared by all channels (each channel is a sample). `residual`
+        gives it what the default segment model reads: the run's mean day taken
+        out and each window measured from its last value, so the two differ
+        only in the map from lookback to horizon."""
+        targets = self.targets
 
-        def rows(values: np.ndarray) -> np.ndarray:
-            mean, scale = self.mean[self.targets], self.scale[self.targets]
-            scaled = (values[..., self.targets] - mean) / scale
-            return scaled.swapaxes(1, 2).reshape(-1, values.shape[1])
+        def views(windows: Windows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """Inputs and targets as the model sees them, and what was taken from the targets."""
+            series = windows.series
+            scaled = (series.values - self.mean) / self.scale
+            cycle = np.broadcast_to(self._cycle(series) if residual else 0.0, scaled.shape)
+            cut = [windows.start, windows.stop, windows.lookback, windows.horizon]
+            seen = Windows(replace(series, values=scaled - cycle), *cut)
+            taken = Windows(replace(series, values=cycle), *cut).targets
+            inputs, outputs = seen.inputs[..., targets], seen.targets[..., targets]
+            origin = inputs[:, -1:] if residual else 0.0
+            return inputs - origin, outputs - origin, taken[..., targets] + origin
 
-        model = LinearRegression().fit(rows(train.inputs), rows(train.targets))
-        predicted = model.predict(rows(test.inputs)).astype(np.float32)
-        predicted = predicted.reshape(len(test), len(self.targets), -1).swapaxes(1, 2)
-        return predicted * self.scale[self.targets] + self.mean[self.targets]
+        def samples(values: np.ndarray) -> np.ndarray:
+            return values.swapaxes(1, 2).reshape(-1, values.shape[1])
+
+        inputs, outputs, _ = views(train)
+        model = LinearRegression().fit(samples(inputs), samples(outputs))
+        inputs, _, taken = views(test)
+        predicted = model.predict(samples(inputs)).astype(np.float32)
+        predicted = predicted.reshape(len(test), len(targets), -1).swapaxes(1, 2) + taken
+        return predicted * self.scale[targets] + self.mean[targets]
 
     def figures(self, outputs: dict, windows: Windows, folder: Path) -> list[Path]:
         """Forecast against actual for four test windows spread over the test part."""

@@ -77,6 +77,14 @@ def test_tiny_models_forecast_a_sine_well(tmp_path, model, settings, largest_mse
     assert report["baselines"]["linear"]["sine_mse_24"] < 0.05
 
 
+def test_residual_linear_baseline_puts_the_mean_day_back(sine_run):
+    """The sine run keeps the daily cycle, so the sine is its mean day: the
+    least squares on the model's view sees only noise, and its forecast is
+    the sine again only if the mean day goes back at the right hours."""
+    baselines = sine_run[1]["baselines"]
+    assert baselines["linear_residual"]["sine_mse_24"] < 0.01, baselines
+
+
 def test_every_test_window_is_scored(sine_run):
     """240 test rows + 48 lookback rows hold 217 windows of 48 + 24; batches of
     32 do not divide 217, and the last, smaller batch still counts."""
@@ -297,6 +305,10 @@ def test_real_etth1_run_scores_all_2785_test_windows(tmp_path, mirror, tfds_dir)
     report = evaluate(tmp_path)
     assert report["test_examples"] == 2785
     assert set(report["metrics"]) == {"etth1_mse_96", "etth1_mae_96"}
-    assert set(report["baselines"]) == {"persistence", "seasonal_naive", "linear"}
+    baselines = report["baselines"]
+    assert set(baselines) == {"persistence", "seasonal_naive", "linear", "linear_residual"}
+    # Least squares is deterministic: these are the benchmark's baseline rows.
+    assert baselines["linear"]["etth1_mse_96"] == pytest.approx(0.3815, abs=1e-3)
+    assert baselines["linear_residual"]["etth1_mse_96"] == pytest.approx(0.3711, abs=1e-3)
     # Persistence under the protocol is a published number (Zeng et al. 2023: 1.295).
-    assert report["baselines"]["persistence"]["etth1_mse_96"] == pytest.approx(1.2944, abs=1e-3)
+    assert baselines["persistence"]["etth1_mse_96"] == pytest.approx(1.2944, abs=1e-3)
