@@ -77,8 +77,10 @@ def combine(reports: list[dict]) -> dict:
     Each run contributes its own metric and baseline names (a task names them
     after its settings, like `etth1_mse_96`), so a clash is an error, not an
     overwrite. A reference run (say a plain GRU) contributes its metrics to
-    `baselines` under its `reference` name. Times add up; `runs` keeps each
-    run's settings.
+    `baselines` under its `reference` name, and nothing else there: the
+    baselines are those of the benchmarked runs, whose settings (say a
+    forecaster's daily cycle) some of them share. Times add up; `runs` keeps
+    each run's settings.
     """
     if len(reports) == 1:
         return reports[0]
@@ -89,11 +91,11 @@ def combine(reports: list[dict]) -> dict:
         reference = report.get("reference")
         if reference:
             baselines[reference] = baselines.get(reference, {}) | report["metrics"]
-        else:
-            clash = set(metrics) & set(report["metrics"])
-            if clash:
-                raise ValueError(f"two runs report the same metrics {sorted(clash)}")
-            metrics |= report["metrics"]
+            continue
+        clash = set(metrics) & set(report["metrics"])
+        if clash:
+            raise ValueError(f"two runs report the same metrics {sorted(clash)}")
+        metrics |= report["metrics"]
         for name, scores in report["baselines"].items():
             baselines[name] = baselines.get(name, {}) | scores
     datasets = list(dict.fromkeys(report["dataset"] for report in reports))
