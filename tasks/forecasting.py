@@ -309,8 +309,9 @@ class Forecasting(Task):
         }
 
     def baselines(self, splits: Splits) -> dict[str, dict[str, float]]:
-        """Persistence, seasonal naive (one day back) and a linear model of the
-        lookback window, each forecasting every test window."""
+        """Persistence, seasonal naive (one day back) and two linear models of
+        the lookback window (scaled, and as the model reads it), each
+        forecasting every test window."""
         test = splits.test
         inputs = test.inputs[..., self.targets]
         horizon, season = self.config.horizon, self.saved["season"]
