@@ -63,14 +63,15 @@ benchmark-music: setup
 # Forecasting: one run per dataset and horizon, SegRNN's settings for lookback
 # 96 (segments of 24 rows and rate 1e-3 on ETTh1, 48 and 2e-4 on ETTm1; a
 # weight average on ETTh1 only, where it lowered validation MSE; the daily
-# cycle on both), and the plain GRU reference on the same protocol (its runs
-# predate the cycle); a finished run is kept, an interrupted one resumes.
+# cycle and the least-squares blend on both), and the plain GRU reference on
+# the same protocol (its runs predate the cycle and the blend); a finished run
+# is kept, an interrupted one resumes.
 FORECAST_RUNS ?= runs/forecasting
 HORIZONS := 96 192 336 720
 SEGMENT_ETTH1 := --series etth1 --segment-length 24 --learning-rate 1e-3
 SEGMENT_ETTM1 := --series ettm1 --segment-length 48 --learning-rate 2e-4 --ema 0
 PLAIN := --model plain --units 64 --dropout 0 --normalization none --learning-rate 1e-3 --ema 0 \
-	--no-daily-cycle
+	--no-daily-cycle --no-linear-blend
 FORECAST_RUN_DIRS := $(foreach kind,segment plain,$(foreach series,etth1 ettm1,\
 	$(foreach horizon,$(HORIZONS),$(FORECAST_RUNS)/$(kind)-$(series)-$(horizon))))
 

@@ -83,6 +83,11 @@ class ForecastingConfig:
         "the model forecasts what differs from the training rows' mean day, "
         "added back by time of day (needs dated rows, several per day)",
     )
+    linear_blend: bool = option(
+        True,
+        "average the forecast with least squares on what the model reads, "
+        "the model's weight chosen on validation",
+    )
 
     def __post_init__(self):
         require_positive(self, "lookback", "horizon", "segment_length", "units", "depth")
@@ -113,6 +118,22 @@ class ForecastingTrain(TrainConfig):
     clipnorm: float = option(0.0, "no gradient clipping, as SegRNN")
     patience: int = option(3, "epochs without validation gain before stopping (SegRNN: 10)")
     ema: float = option(0.95, "momentum of the weight average validated and kept (0 = off)")
+
+
+BLEND_WEIGHTS = tuple(round(tenth / 10, 1) for tenth in range(11))
+
+
+def _samples(values: np.ndarray) -> np.ndarray:
+    """`(windows, steps, channels)` -> `(windows * channels, steps)`: each channel a sample."""
+    return values.swapaxes(1, 2).reshape(-1, values.shape[1])
+
+
+def _apply(linear: LinearRegression, inputs: np.ndarray, relative: bool) -> np.ndarray:
+    """`linear`'s forecast of each channel of `inputs`, measured from the last
+    value if `relative`; `(windows, horizon, channels)`."""
+    origin = inputs[:, -1:] if relative else 0.0
+    predicted = linear.predict(_samples(inputs - origin)).astype(np.float32)
+    return predicted.reshape(len(inputs), inputs.shape[2], -1).swapaxes(1, 2) + origin
 
 
 class Forecasting(Task):
@@ -186,6 +207,7 @@ class Forecasting(Task):
         target = self.config.target
         self.targets = [self.columns.index(target)] if target else list(range(len(self.columns)))
         self.mean_day = np.array(state["mean_day"], np.float32) if "mean_day" in state else None
+        self.blend = state.get("blend")
 
     def batches(self, windows: Windows, training: bool) -> tf.data.Dataset:
         """Batches of scaled windows; `--limit` keeps the first windows (the
@@ -240,6 +262,33 @@ class Forecasting(Task):
         )
         return [schedule]
 
+    def tune(self, model: keras.Model, validation: Windows) -> None:
+        """Fits least squares on the training windows as the model reads them
+        and keeps the model's weight (0 to 1 by tenths) whose average with it
+        has the lowest validation MSE: the two err differently, so the
+        average tends to beat both."""
+        if not self.config.linear_blend:
+            return
+        train = self.splits().train
+        if self.train.limit:
+            train, validation = train.first(self.train.limit), validation.first(self.train.limit)
+        linear = self._least_squares(train, residual=True)
+        inputs, actual, _ = self._model_view(validation, residual=True)
+        straight = _apply(linear, inputs, relative=True)
+        forecast = model.predict(self.batches(validation, training=False), verbose=0)
+        errors = {
+            weight: float(np.mean(np.square(weight * forecast + (1 - weight) * straight - actual)))
+            for weight in BLEND_WEIGHTS
+        }
+        weight = min(errors, key=errors.get)
+        print(f"validation MSE by the model's weight in the blend: {errors}; chose {weight}")
+        self.saved["blend"] = {
+            "weight": weight,
+            "kernel": linear.coef_.T.tolist(),
+            "bias": linear.intercept_.tolist(),
+        }
+        self.restore(self.saved)
+
     @property
     def reference(self) -> str | None:
         """The plain model is the tutorial-level reference, reported among baselines."""
@@ -258,10 +307,11 @@ class Forecasting(Task):
         def unscale(predicted):
             return {"forecast": predicted * target_scale + target_mean}
 
+        blended = self._blended(model)
         if self.mean_day is None:
 
             def forecast(window):
-                return unscale(model((window - mean) / scale, training=False))
+                return unscale(blended((window - mean) / scale))
 
             return Serving({"forecast": Endpoint(forecast, [window])}, [])
 
@@ -271,11 +321,28 @@ class Forecasting(Task):
         def forecast_from(window, start):
             first_slot = tf.math.floormod(start, DAY_SECONDS) * per_day // DAY_SECONDS
             cycle = tf.gather(day, tf.math.floormod(first_slot[:, None] + rows, per_day))
-            predicted = model((window - mean) / scale - cycle[:, :lookback], training=False)
+            predicted = blended((window - mean) / scale - cycle[:, :lookback])
             return unscale(predicted + tf.gather(cycle[:, lookback:], self.targets, axis=2))
 
         start = tf.TensorSpec([None], tf.int64, name="start")
         return Serving({"forecast": Endpoint(forecast_from, [window, start])}, [])
+
+    def _blended(self, model: keras.Model):
+        """The model's forecast from what it reads, averaged with the least
+        squares (both in the graph) when the run has a blend."""
+        if self.blend is None:
+            return lambda inputs: model(inputs, training=False)
+        kernel = tf.constant(self.blend["kernel"], tf.float32)
+        bias = tf.constant(self.blend["bias"], tf.float32)[:, None]
+        weight, targets = self.blend["weight"], self.targets
+
+        def blended(inputs):
+            seen = tf.gather(inputs, targets, axis=2)
+            last = seen[:, -1:]
+            straight = tf.einsum("blc,lh->bhc", seen - last, kernel) + bias + last
+            return weight * model(inputs, training=False) + (1 - weight) * straight
+
+        return blended
 
     def _cycle(self, series: Series) -> np.ndarray | float:
         """The mean day at each row of `series` (0 without the daily cycle)."""
@@ -329,29 +396,27 @@ class Forecasting(Task):
         gives it what the default segment model reads: the run's mean day taken
         out and each window measured from its last value, so the two differ
         only in the map from lookback to horizon."""
+        inputs, _, cycle = self._model_view(test, residual)
+        predicted = _apply(self._least_squares(train, residual), inputs, relative=residual)
         targets = self.targets
+        return (predicted + cycle) * self.scale[targets] + self.mean[targets]
 
-        def views(windows: Windows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            """Inputs and targets as the model sees them, and what was taken from the targets."""
-            series = windows.series
-            scaled = (series.values - self.mean) / self.scale
-            cycle = np.broadcast_to(self._cycle(series) if residual else 0.0, scaled.shape)
-            cut = [windows.start, windows.stop, windows.lookback, windows.horizon]
-            seen = Windows(replace(series, values=scaled - cycle), *cut)
-            taken = Windows(replace(series, values=cycle), *cut).targets
-            inputs, outputs = seen.inputs[..., targets], seen.targets[..., targets]
-            origin = inputs[:, -1:] if residual else 0.0
-            return inputs - origin, outputs - origin, taken[..., targets] + origin
+    def _least_squares(self, train: Windows, residual: bool) -> LinearRegression:
+        inputs, outputs, _ = self._model_view(train, residual)
+        origin = inputs[:, -1:] if residual else 0.0
+        return LinearRegression().fit(_samples(inputs - origin), _samples(outputs - origin))
 
-        def samples(values: np.ndarray) -> np.ndarray:
-            return values.swapaxes(1, 2).reshape(-1, values.shape[1])
-
-        inputs, outputs, _ = views(train)
-        model = LinearRegression().fit(samples(inputs), samples(outputs))
-        inputs, _, taken = views(test)
-        predicted = model.predict(samples(inputs)).astype(np.float32)
-        predicted = predicted.reshape(len(test), len(targets), -1).swapaxes(1, 2) + taken
-        return predicted * self.scale[targets] + self.mean[targets]
+    def _model_view(self, windows: Windows, residual: bool) -> tuple[np.ndarray, ...]:
+        """Scaled inputs and targets of the forecast channels, less the mean
+        day if `residual` (and the run has one), and that mean day at the targets."""
+        series = windows.series
+        scaled = (series.values - self.mean) / self.scale
+        cycle = np.broadcast_to(self._cycle(series) if residual else 0.0, scaled.shape)
+        cut = [windows.start, windows.stop, windows.lookback, windows.horizon]
+        seen = Windows(replace(series, values=scaled - cycle), *cut)
+        taken = Windows(replace(series, values=cycle), *cut).targets
+        targets = self.targets
+        return seen.inputs[..., targets], seen.targets[..., targets], taken[..., targets]
 
     def figures(self, outputs: dict, windows: Windows, folder: Path) -> list[Path]:
         """Forecast against actual for four test windows spread over the test part."""

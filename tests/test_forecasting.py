@@ -5,6 +5,7 @@ process), the command lines forecast a CSV and reject bad ones clearly."""
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from tasks import runner
 from tasks.config import DataConfig, TrainConfig
 from tasks.evaluation import combine, evaluate
 from tasks.export import latest_version, load_export
-from tasks.forecasting import Forecasting, ForecastingConfig
+from tasks.forecasting import BLEND_WEIGHTS, Forecasting, ForecastingConfig
 
 TINY = dict(lookback=48, horizon=24, segment_length=12, units=16, dropout=0.0, decay=1.0)
 
@@ -65,9 +66,10 @@ def sine_run(tmp_path_factory):
 def test_tiny_models_forecast_a_sine_well(tmp_path, model, settings, largest_mse):
     """Scaled test MSE below a small bound and a tenth of persistence's. The
     daily cycle is off: it would take the daily sine away before the model
-    sees it."""
+    sees it; so is the blend, whose least squares alone forecasts a sine."""
     csv_path = sine_csv(tmp_path / "sine.csv")
-    runner.train(tiny_task(csv_path, model=model, daily_cycle=False, **settings), tmp_path / "run")
+    task = tiny_task(csv_path, model=model, daily_cycle=False, linear_blend=False, **settings)
+    runner.train(task, tmp_path / "run")
     report = evaluate(tmp_path / "run")
     mse = report["metrics"]["sine_mse_24"]
     assert mse < largest_mse, report["metrics"]
@@ -99,8 +101,9 @@ def test_every_test_window_is_scored(sine_run):
 
 def test_export_scales_and_places_the_mean_day_inside_the_graph(sine_run):
     """Serving a raw window and the time of its first row equals scaling it,
-    taking away the mean day at those hours, running the model, adding the
-    mean day back over the forecast hours and unscaling."""
+    taking away the mean day at those hours, averaging the model's forecast
+    with the least squares from each channel's last value, adding the mean
+    day back over the forecast hours and unscaling."""
     task, model = runner.restore_model(sine_run[0])
     test = task.splits().test
     raw, starts = test.inputs[:5], test.series.dates[test.starts[:5]]
@@ -108,9 +111,36 @@ def test_export_scales_and_places_the_mean_day_inside_the_graph(sine_run):
     served = export.forecast(tf.constant(raw), tf.constant(starts.astype(np.int64)))
     hours = starts.astype("datetime64[h]").astype(np.int64)[:, None] + np.arange(48 + 24)
     day = task.mean_day[hours % 24]
-    scaled = model((raw - task.mean) / task.scale - day[:, :48], training=False).numpy()
+    seen = (raw - task.mean) / task.scale - day[:, :48]
+    blend, last = task.saved["blend"], seen[:, -1:]
+    straight = np.einsum("blc,lh->bhc", seen - last, blend["kernel"]) + last
+    straight += np.array(blend["bias"])[:, None]
+    scaled = model(seen, training=False).numpy()
+    scaled = blend["weight"] * scaled + (1 - blend["weight"]) * straight
     expected = (scaled + day[:, 48:]) * task.scale + task.mean
     np.testing.assert_allclose(served["forecast"], expected, atol=1e-4)
+
+
+def test_blend_with_least_squares_is_weighted_on_validation(sine_run):
+    """The export averages the model with least squares fit on the training
+    windows; of the weights 0, 0.1 .. 1 on the model, the run keeps the one
+    whose average has the lowest validation MSE."""
+    task, model = runner.restore_model(sine_run[0])
+    splits = task.splits()
+    validation, blend = splits.validation, task.saved["blend"]
+    served = task.test_outputs(load_export(latest_version(sine_run[0] / "export")), validation)
+    task.restore({key: value for key, value in task.saved.items() if key != "blend"})
+    alone = SimpleNamespace(forecast=task.serving(model).endpoints["forecast"].function)
+    alone = task.test_outputs(alone, validation)["forecast"]
+    straight = task._linear_forecasts(splits.train, validation, residual=True)
+    mse = {
+        weight: task.score({"forecast": weight * alone + (1 - weight) * straight}, validation)
+        for weight in BLEND_WEIGHTS
+    }
+    mse = {weight: scores["sine_mse_24"] for weight, scores in mse.items()}
+    assert mse[blend["weight"]] <= min(mse.values()) * (1 + 1e-4), (blend["weight"], mse)
+    blended = blend["weight"] * alone + (1 - blend["weight"]) * straight
+    np.testing.assert_allclose(served["forecast"], blended, atol=1e-3)
 
 
 def test_mean_day_is_fit_on_training_rows_and_taken_from_every_batch(tmp_path):
