@@ -126,9 +126,10 @@ class Task(abc.ABC):
         the `monitor`."""
         return []
 
-    def tune(self, model: keras.Model, validation: Examples) -> None:
+    def tune(self, model: keras.Model, splits: Splits) -> None:
         """Settings chosen on validation once training is over (say a decoder's
-        length penalty), kept in `state()`; the best weights are loaded."""
+        length penalty, or a blend fit on the training part), kept in
+        `state()`; the best weights are loaded."""
         return None
 
     # 5. Serving on raw input.

@@ -262,14 +262,14 @@ class Forecasting(Task):
         )
         return [schedule]
 
-    def tune(self, model: keras.Model, validation: Windows) -> None:
+    def tune(self, model: keras.Model, splits: Splits) -> None:
         """Fits least squares on the training windows as the model reads them
         and keeps the model's weight (0 to 1 by tenths) whose average with it
         has the lowest validation MSE: the two err differently, so the
         average tends to beat both."""
         if not self.config.linear_blend:
             return
-        train = self.splits().train
+        train, validation = splits.train, splits.validation
         if self.train.limit:
             train, validation = train.first(self.train.limit), validation.first(self.train.limit)
         linear = self._least_squares(train, residual=True)

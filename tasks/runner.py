@@ -76,7 +76,7 @@ def train(task: Task, run_dir: Path, command: str = "") -> dict:
         shuffle=False,  # the batches are shuffled by tf.data, afresh every epoch
     )
     model.load_weights(run_dir / "best.weights.h5")
-    task.tune(model, splits.validation)
+    task.tune(model, splits)
     _write_atomically(state, task.save_state)
     export(model, task.serving(model), run_dir / "export")
 

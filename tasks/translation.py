@@ -300,10 +300,11 @@ class Translation(Task):
         self._translator = (model, translate)
         return translate
 
-    def tune(self, model: keras.Model, validation: Examples) -> None:
+    def tune(self, model: keras.Model, splits: Splits) -> None:
         """Picks the length penalty with the best validation BLEU (beam search)."""
         if self.config.length_penalty >= 0:
             return
+        validation = splits.validation
         translate = self.batch_translator(model)
         scores = {
             alpha: bleu(
