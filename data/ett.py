@@ -21,6 +21,7 @@ from tensorflow_datasets.core.download.download_manager import NonMatchingChecks
 
 from data.errors import DataFormatError, DatasetUnavailableError
 from data.mirror import RemoteFile, mirror_root, mirrored_file, require_reachable
+from data.preparation import prepare_once
 from data.series import Series, read_series
 
 COLUMNS = ("HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT")
@@ -130,7 +131,7 @@ def load_ett(
             path = mirrored_file(ett_file.remote, root)
             config = tfds.download.DownloadConfig(manual_dir=str(path.parent))
         try:
-            builder.download_and_prepare(download_config=config)
+            prepare_once(builder, config)
         except NonMatchingChecksumError as error:
             raise DatasetUnavailableError(f"The {name} file was not used: {error}") from None
     example = tfds.as_numpy(builder.as_dataset(split="series", batch_size=-1))

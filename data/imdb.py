@@ -22,6 +22,7 @@ from tensorflow_datasets.datasets.imdb_reviews import imdb_reviews_dataset_build
 
 from data.errors import DataFormatError, DatasetUnavailableError
 from data.mirror import RemoteFile, mirror_root, mirrored_file, require_reachable
+from data.preparation import prepare_once
 from data.tables import Examples, read_labelled_table
 
 ARCHIVE = RemoteFile(url=catalog._DOWNLOAD_URL, mirror_path="aclImdb/aclImdb_v1.tar.gz")
@@ -66,7 +67,7 @@ def load_imdb(
             builder.archive_info = known_archive(archive)
             config = tfds.download.DownloadConfig(manual_dir=str(archive.parent))
         try:
-            builder.download_and_prepare(download_config=config)
+            prepare_once(builder, config)
         except NonMatchingChecksumError as error:
             raise DatasetUnavailableError(f"The IMDB archive was not used: {error}") from None
     splits = {}

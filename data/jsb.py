@@ -25,6 +25,7 @@ from tensorflow_datasets.core.download.download_manager import NonMatchingChecks
 from data.errors import DataFormatError, DatasetUnavailableError
 from data.midi import KEYS, frames_from_pitches
 from data.mirror import RemoteFile, mirror_root, mirrored_file, require_reachable
+from data.preparation import prepare_once
 
 SPLITS = ("train", "validation", "test")
 JSON_URL = "https://github.com/czhuang/JSB-Chorales-dataset/raw/master/jsb-chorales-{}.json"
@@ -154,7 +155,7 @@ def load_jsb(
             manual = mirrored_file(remote, root).parent
             config = tfds.download.DownloadConfig(manual_dir=str(manual))
         try:
-            builder.download_and_prepare(download_config=config)
+            prepare_once(builder, config)
         except NonMatchingChecksumError as error:
             raise DatasetUnavailableError(f"The JSB chorales file was not used: {error}") from None
     splits = {}

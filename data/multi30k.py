@@ -21,6 +21,7 @@ from tensorflow_datasets.core.download.checksums import UrlInfo
 from data.errors import DatasetUnavailableError
 from data.mirror import RemoteFile, mirror_root, mirrored_file, require_reachable
 from data.pipeline import Examples
+from data.preparation import prepare_once
 
 BASE_URL = "https://github.com/multi30k/dataset/raw/master/data/task1/raw"
 LANGUAGES = ("en", "de", "fr", "cs")
@@ -150,7 +151,7 @@ def load_multi30k(
             builder.mirrored = {
                 name: _verified(mirrored_file(remote_file(name), root), name) for name in names
             }
-        builder.download_and_prepare()
+        prepare_once(builder)
     splits = {}
     for split in SPLITS:
         tensors = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))

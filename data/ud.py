@@ -21,6 +21,7 @@ from tensorflow_datasets.core.download.download_manager import NonMatchingChecks
 from data.conllu import UPOS, Sentence, read_conllu
 from data.errors import DatasetUnavailableError
 from data.mirror import RemoteFile, mirror_root, mirrored_file, require_reachable
+from data.preparation import prepare_once
 
 RELEASE = "2.16"
 REPOSITORY = "https://raw.githubusercontent.com/UniversalDependencies/UD_English-EWT"
@@ -104,7 +105,7 @@ def load_ewt(
             folder = {mirrored_file(remote, root).parent for remote in FILES.values()}
             config = tfds.download.DownloadConfig(manual_dir=str(folder.pop()))
         try:
-            builder.download_and_prepare(download_config=config)
+            prepare_once(builder, config)
         except NonMatchingChecksumError as error:
             raise DatasetUnavailableError(f"A UD English EWT file was not used: {error}") from None
     upos = builder.info.features["upos"].feature.names

@@ -4,9 +4,13 @@ and clear errors for bad CSV files."""
 
 import dataclasses
 import hashlib
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
+from conftest import ROOT
 from tensorflow_datasets.core.download.checksums import UrlInfo
 
 from data import ett
@@ -208,3 +212,37 @@ def test_real_ett_files_give_the_protocol_window_counts(mirror, tfds_dir):
         windows = split_windows(series, FILES[name].ends, 96, 96)
         assert tuple(len(windows[part]) for part in ("train", "validation", "test")) == expected
     assert rows_per_day(series.dates) == 96
+
+
+RACER = """
+import pathlib, sys, time
+from data.ett import load_ett
+folder = pathlib.Path(sys.argv[1])
+(folder / f"ready-{sys.argv[2]}").touch()
+while not (folder / "go").exists():
+    time.sleep(0.01)
+print(len(load_ett("etth1", sys.argv[3], folder / "tfds").values))
+"""
+
+
+def test_processes_preparing_ett_at_once_all_get_it(tmp_path, mirror):
+    """Two trainings started together on a fresh machine: one prepares the
+    tfds copy, the other waits for it instead of failing on half-written files."""
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(tmp_path), str(number), mirror],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for number in range(3)
+    ]
+    while len(list(tmp_path.glob("ready-*"))) < len(racers):
+        assert all(racer.poll() is None for racer in racers), racers[0].communicate()
+        time.sleep(0.05)
+    (tmp_path / "go").touch()
+    for racer in racers:
+        out, err = racer.communicate(timeout=300)
+        assert racer.returncode == 0, err[-2000:]
+        assert out.split()[-1] == str(FILES["etth1"].rows)
