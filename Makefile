@@ -64,8 +64,8 @@ benchmark-music: setup
 # 96 (segments of 24 rows and rate 1e-3 on ETTh1, 48 and 2e-4 on ETTm1; a
 # weight average on ETTh1 only, where it lowered validation MSE; the daily
 # cycle and the least-squares blend on both), and the plain GRU reference on
-# the same protocol (its runs predate the cycle and the blend); a finished run
-# is kept, an interrupted one resumes.
+# the same protocol, kept tutorial-plain (no weight average, cycle or blend);
+# a finished run is kept, an interrupted one resumes.
 FORECAST_RUNS ?= runs/forecasting
 HORIZONS := 96 192 336 720
 SEGMENT_ETTH1 := --series etth1 --segment-length 24 --learning-rate 1e-3
