@@ -329,8 +329,8 @@ class Forecasting(Task):
 
     def _blended(self, model: keras.Model):
         """The model's forecast from what it reads, averaged with the least
-        squares (both in the graph) when the run has a blend."""
-        if self.blend is None:
+        squares (both in the graph) when the run has a blend that gives them a share."""
+        if self.blend is None or self.blend["weight"] == 1.0:
             return lambda inputs: model(inputs, training=False)
         kernel = tf.constant(self.blend["kernel"], tf.float32)
         bias = tf.constant(self.blend["bias"], tf.float32)[:, None]
