@@ -292,6 +292,17 @@ def test_ema_validates_and_keeps_the_averaged_weights(tmp_path):
     np.testing.assert_allclose(metrics["validation"]["mse"], scores[0], rtol=1e-3)
 
 
+def test_mae_loss_is_what_training_minimises(tmp_path):
+    """`--loss mae` (ETTh1 336 and 720 train with it): the loss logged is the MAE, not the MSE."""
+    task = tiny_task(sine_csv(tmp_path / "sine.csv"), loss="mae", train={"epochs": 2})
+    runner.train(task, tmp_path / "run")
+    history = runner.read_history(tmp_path / "run" / "history.csv")
+    for epoch in history:
+        assert epoch["loss"] == pytest.approx(epoch["mae"], rel=1e-4)
+        assert epoch["val_loss"] == pytest.approx(epoch["val_mae"], rel=1e-4)
+        assert epoch["val_loss"] != pytest.approx(epoch["val_mse"], rel=1e-2)
+
+
 def test_segments_must_tile_lookback_and_horizon():
     with pytest.raises(ValueError, match="horizon 20 is not a multiple of segment_length 8"):
         segment_recurrent_forecaster(24, 3, 20, segment_length=8)
