@@ -70,7 +70,7 @@ benchmark-music: setup
 FORECAST_RUNS ?= runs/forecasting
 HORIZONS := 96 192 336 720
 SEGMENT_ETTH1 := --series etth1 --segment-length 24 --learning-rate 1e-3
-SEGMENT_ETTH1_LONG := --segment-length 48 --loss mae
+SEGMENT_ETTH1_LONG := --series etth1 --segment-length 48 --learning-rate 1e-3 --loss mae
 SEGMENT_ETTM1 := --series ettm1 --segment-length 48 --learning-rate 2e-4 --ema 0
 PLAIN := --model plain --units 64 --dropout 0 --normalization none --learning-rate 1e-3 --ema 0 \
 	--no-daily-cycle --no-linear-blend
@@ -78,14 +78,14 @@ FORECAST_RUN_DIRS := $(foreach kind,segment plain,$(foreach series,etth1 ettm1,\
 	$(foreach horizon,$(HORIZONS),$(FORECAST_RUNS)/$(kind)-$(series)-$(horizon))))
 
 benchmark-forecasting: setup
-	for run in "segment-etth1 $(SEGMENT_ETTH1)" "plain-etth1 $(PLAIN) --series etth1" \
-	           "segment-ettm1 $(SEGMENT_ETTM1)" "plain-ettm1 $(PLAIN) --series ettm1"; do \
-	  for horizon in $(HORIZONS); do \
-	    set -- $$run; name=$$1; shift; dir=$(FORECAST_RUNS)/$$name-$$horizon; \
-	    case $$name-$$horizon in segment-etth1-336|segment-etth1-720) \
-	      extra="$(SEGMENT_ETTH1_LONG)";; *) extra=;; esac; \
+	for run in "segment-etth1|96 192|$(SEGMENT_ETTH1)" "segment-etth1|336 720|$(SEGMENT_ETTH1_LONG)" \
+	           "plain-etth1|$(HORIZONS)|$(PLAIN) --series etth1" \
+	           "segment-ettm1|$(HORIZONS)|$(SEGMENT_ETTM1)" "plain-ettm1|$(HORIZONS)|$(PLAIN) --series ettm1"; do \
+	  name=$${run%%|*}; flags=$${run##*|}; horizons=$${run#*|}; horizons=$${horizons%%|*}; \
+	  for horizon in $$horizons; do \
+	    dir=$(FORECAST_RUNS)/$$name-$$horizon; \
 	    test -f $$dir/metrics.json || $(BIN)/python train.py forecasting --horizon $$horizon \
-	      "$$@" $$extra --run-dir $$dir || exit 1; \
+	      $$flags --run-dir $$dir || exit 1; \
 	  done; \
 	done
 	$(BIN)/python evaluate.py forecasting --model $(FORECAST_RUN_DIRS) --benchmark
