@@ -29,6 +29,14 @@ def parser() -> argparse.ArgumentParser:
             help="where the run is written (default: runs/TASK-TIMESTAMP); "
             "an interrupted run resumes when given its directory again",
         )
+        sub.add_argument(
+            "--checkpoint-minutes",
+            type=float,
+            default=5.0,
+            metavar="MINUTES",
+            help="save the training state at least this often within an epoch, and after "
+            "every epoch; an interruption costs at most this much work (default: 5.0)",
+        )
         add_options(sub, task_class.Config, f"{name} model")
         add_options(sub, task_class.Train, "training")
         add_options(sub, DataConfig, "data")
@@ -49,7 +57,7 @@ def main(argv: list[str]) -> None:
         command_line.error(str(error))
     run_dir = options.run_dir or Path("runs") / f"{task.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     command = shlex.join(["python", "train.py", *argv])
-    metrics = train(task, run_dir, command=command)
+    metrics = train(task, run_dir, command, options.checkpoint_minutes)
     print(f"run directory: {run_dir}")
     print(f"validation: {metrics['validation']}")
 

@@ -138,14 +138,15 @@ def window_batches(
     """`(input window, target window)` batches cut from `scaled` rows by `tf.data`.
 
     Only start rows are shuffled and batched; each batch is then gathered
-    from the series in one step. Training reshuffles every epoch; the last,
-    smaller batch is kept, so evaluation sees every window. `targets` picks
-    the forecast channels (default: all).
+    from the series in one step. Training shuffles in an order fixed by
+    `seed` (each epoch passes its own); the last, smaller batch is kept, so
+    evaluation sees every window. `targets` picks the forecast channels
+    (default: all).
     """
     lookback, horizon = windows.lookback, windows.horizon
     starts = tf.data.Dataset.from_tensor_slices(windows.starts.astype("int32"))
     if training:
-        starts = starts.shuffle(len(windows), seed=seed, reshuffle_each_iteration=True)
+        starts = starts.shuffle(len(windows), seed=seed, reshuffle_each_iteration=False)
     rows = tf.constant(scaled, tf.float32)
     columns = tf.constant(targets if targets is not None else list(range(scaled.shape[1])))
     offsets = tf.range(lookback + horizon)

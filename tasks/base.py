@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from data.pipeline import Examples, carve
+from data.pipeline import TEST_SPLIT_SEED, Examples, carve, epoch_seed
 from tasks.config import DataConfig, TrainConfig
 from tasks.export import Serving, predict
 
@@ -70,18 +70,19 @@ class Task(abc.ABC):
         dataset has its own), or `all` to be carved."""
 
     def splits(self) -> Splits:
-        """Seeded validation (and, if the data has none, test) from train; a
-        dataset's own `validation` split, if `load` returns one, is used as is."""
+        """The dataset's own splits where it has them. Test carved from the
+        rest by a fixed seed, so it never moves with `--seed`; validation
+        carved by `--seed`. `load` returns `train` (or `all`), and
+        `validation` and `test` if the dataset has them."""
         loaded = self.load()
-        fraction, seed = self.train.validation_fraction, self.train.seed
-        if "all" in loaded:
-            rest, test = carve(loaded["all"], fraction, seed + 1)
-        else:
-            rest, test = loaded["train"], loaded["test"]
-        if "validation" in loaded:
-            train, validation = rest, loaded["validation"]
-        else:
-            train, validation = carve(rest, fraction, seed)
+        fraction = self.train.validation_fraction
+        train = loaded.get("train", loaded.get("all"))
+        test = loaded.get("test")
+        if test is None:
+            train, test = carve(train, fraction, TEST_SPLIT_SEED)
+        validation = loaded.get("validation")
+        if validation is None:
+            train, validation = carve(train, fraction, self.train.seed)
         if self.train.limit:
             train = train.take(np.arange(min(self.train.limit, len(train))))
             validation = validation.take(np.arange(min(self.train.limit, len(validation))))
@@ -100,16 +101,29 @@ class Task(abc.ABC):
     def restore(self, state: dict[str, Any]) -> None:
         """Re-creates the adapted preprocessing from `state()`'s output."""
 
-    def save_state(self, path: Path) -> None:
-        path.write_text(json.dumps(self.state(), ensure_ascii=False))
-
     def load_state(self, path: Path) -> None:
         self.restore(json.loads(path.read_text()))
 
     # 3. Batches.
     @abc.abstractmethod
-    def batches(self, examples: Examples, training: bool) -> tf.data.Dataset:
-        """`(model input, target)` batches for `fit` and `evaluate`."""
+    def batches(self, examples: Examples, training: bool, epoch: int = 0) -> tf.data.Dataset:
+        """`(model input, target)` batches for `fit` and `evaluate`; training
+        batches in epoch `epoch`'s order (see `shuffle_seed`)."""
+
+    def shuffle_seed(self, epoch: int) -> int:
+        """The seed of training epoch `epoch`'s order and augmentation: a
+        function of `--seed` and the epoch alone, so a resumed run sees the
+        batches an uninterrupted one would."""
+        return epoch_seed(self.train.seed, epoch)
+
+    def cached(self, examples: Examples, build) -> tf.data.Dataset:
+        """`build()`, made once per split: a cached featurization then serves
+        every epoch's pipeline instead of being redone each epoch."""
+        made = self.__dict__.setdefault("_cached", {})
+        key = id(examples.inputs)  # the split is held below, so its id stays its own
+        if key not in made:
+            made[key] = (examples, build())
+        return made[key][1]
 
     # 4. Model.
     @abc.abstractmethod

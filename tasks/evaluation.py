@@ -12,24 +12,30 @@ import shutil
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tasks.config import DataConfig
 from tasks.export import latest_version, load_export
-from tasks.runner import load_task, write_json, write_text
+from tasks.files import write_json, write_text
+from tasks.runner import load_task, source_version
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 README = BENCHMARKS.parent / "README.md"
 TABLE_START, TABLE_END = "<!-- results:start -->", "<!-- results:end -->"
-# What a combined benchmark keeps of each run.
+# What a benchmark keeps of each run.
 RUN_KEYS = (
     "dataset",
     "reference",
+    "seed",
     "validation",
     "train_seconds",
     "epochs",
     "best_epoch",
+    "tokens_per_second",
     "settings",
+    "source",
+    "command",
 )
 
 
@@ -65,64 +71,109 @@ def evaluate(run_dir: Path, data: DataConfig | None = None) -> dict:
         "padded_tokens_per_second": training["padded_tokens_per_second"],
         "machine": machine(),
         "command": settings["command"],
-        "settings": {part: settings[part] for part in ("config", "train")},
+        "seed": task.train.seed,
+        "settings": {part: settings[part] for part in ("config", "train", "data")},
+        # The code that trained the run: its commit, and whether files differed from it.
+        "source": settings.get("source"),
     }
     write_json(run_dir / "evaluation.json", report)
     return report
 
 
-def combine(reports: list[dict]) -> dict:
-    """One benchmark from several runs of one task, e.g. one run per horizon.
+def combine(reports: list[dict], command: str) -> dict:
+    """One benchmark from several runs of one task, written by `command`.
 
-    Each run contributes its own metric and baseline names (a task names them
-    after its settings, like `etth1_mse_96`), so a clash is an error, not an
-    overwrite. A reference run (say a plain GRU) contributes its metrics to
-    `baselines` under its `reference` name, and nothing else there: the
-    baselines are those of the benchmarked runs, whose settings (say a
-    forecaster's daily cycle) some of them share. Times add up; `runs` keeps
-    each run's settings.
+    Runs that differ only in `--seed` are one model: each of its metrics
+    becomes its mean, standard deviation and per-seed values (`over_seeds`).
+    Models that differ otherwise (say one per forecasting horizon) name
+    their metrics after their settings, like `etth1_mse_96`, so a clash is
+    an error, not an overwrite. A reference model (say a plain GRU)
+    contributes its metrics to `baselines` under its `reference` name, and
+    nothing else there: the baselines are those of the benchmarked runs,
+    whose settings (say a forecaster's daily cycle) some of them share.
     """
-    if len(reports) == 1:
-        return reports[0]
     if len({report["task"] for report in reports}) > 1:
         raise ValueError("a benchmark combines runs of one task only")
-    metrics, baselines = {}, {}
+    models: dict[str, list[dict]] = {}
     for report in reports:
-        reference = report.get("reference")
+        models.setdefault(_settings_but_seed(report), []).append(report)
+    metrics, baselines, seeds = {}, {}, set()
+    for runs in models.values():
+        seeds_of_model = [run["seed"] for run in runs]
+        if len(set(seeds_of_model)) < len(runs):
+            raise ValueError(f"two runs of the same settings have the same seed {seeds_of_model}")
+        scores = over_seeds([run["metrics"] for run in runs])
+        reference = runs[0]["reference"]
         if reference:
-            baselines[reference] = baselines.get(reference, {}) | report["metrics"]
+            baselines[reference] = baselines.get(reference, {}) | scores
             continue
-        clash = set(metrics) & set(report["metrics"])
+        seeds.add(tuple(sorted(seeds_of_model)))
+        clash = set(metrics) & set(scores)
         if clash:
             raise ValueError(f"two runs report the same metrics {sorted(clash)}")
-        metrics |= report["metrics"]
-        for name, scores in report["baselines"].items():
-            baselines[name] = baselines.get(name, {}) | scores
-    datasets = list(dict.fromkeys(report["dataset"] for report in reports))
+        metrics |= scores
+        for name in runs[0]["baselines"]:
+            baseline = over_seeds([run["baselines"][name] for run in runs])
+            baselines[name] = baselines.get(name, {}) | baseline
+    if len(seeds) > 1:
+        raise ValueError(f"the benchmarked models ran with different seeds: {sorted(seeds)}")
+    benchmarked = [report for report in reports if not report["reference"]]
+    speeds = [report["tokens_per_second"] for report in benchmarked if report["tokens_per_second"]]
     return {
-        **reports[0],
-        "dataset": ", ".join(datasets),
-        "test_examples": sum(report["test_examples"] for report in reports),
+        **{
+            key: reports[0][key] for key in ("task", "split", "headline_metric", "higher_is_better")
+        },
+        "dataset": ", ".join(dict.fromkeys(report["dataset"] for report in reports)),
+        "seeds": list(next(iter(seeds), ())),
+        "test_examples": sum(report["test_examples"] for report in benchmarked)
+        // len(seeds_of_model),
         "metrics": metrics,
         "baselines": baselines,
         "train_seconds": round(sum(report["train_seconds"] for report in reports), 1),
-        "epochs": sum(report["epochs"] for report in reports),
-        "best_epoch": None,
-        "validation": None,
-        "tokens_per_second": None,
-        "padded_tokens_per_second": None,
-        "command": " && ".join(report["command"] for report in reports),
-        "settings": None,
-        "reference": None,
+        "tokens_per_second": round(float(np.mean(speeds))) if speeds else None,
         # The pictures of the benchmarked model; a reference run's stay in its run directory.
-        "figures": [
-            path
-            for report in reports
-            if not report.get("reference")
-            for path in report.get("figures", [])
-        ],
+        "figures": [path for report in benchmarked for path in report.get("figures", [])],
+        "machine": reports[0]["machine"],
+        "source": source_version(),
+        "commands": [report["command"] for report in reports] + [command],
         "runs": [{key: report.get(key) for key in RUN_KEYS} for report in reports],
     }
+
+
+def _settings_but_seed(report: dict) -> str:
+    settings = json.loads(json.dumps(report["settings"]))
+    del settings["train"]["seed"]
+    return json.dumps([report["dataset"], settings], sort_keys=True)
+
+
+def over_seeds(scores: list[dict]) -> dict:
+    """Per-seed metric dicts -> one dict: a real-valued metric becomes its
+    mean, sample standard deviation (none for one seed) and per-seed values;
+    a metric equal in every seed (say a word count) stays as it is; any
+    other (say a confusion matrix) keeps its per-seed values."""
+    combined = {}
+    for name in scores[0]:
+        values = [score[name] for score in scores]
+        if all(
+            isinstance(value, int | float) and not isinstance(value, bool) for value in values
+        ) and any(isinstance(value, float) for value in values):
+            combined[name] = {
+                "mean": float(np.mean(values)),
+                "std": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+                "per_seed": values,
+            }
+        elif all(value == values[0] for value in values):
+            combined[name] = values[0]
+        else:
+            combined[name] = {"per_seed": values}
+    return combined
+
+
+def mean_and_std(value) -> tuple[float, float | None]:
+    """A metric of a benchmark file as (mean, std); a plain number has no std."""
+    if isinstance(value, dict):
+        return value["mean"], value["std"]
+    return value, None
 
 
 def machine() -> dict:
@@ -165,26 +216,29 @@ def _commit_figures(report: dict, benchmarks: Path) -> list[str]:
 
 
 def results_table(benchmarks: Path = BENCHMARKS) -> str:
-    """A Markdown table with one row per benchmark file."""
+    """A Markdown table with one row per benchmark file: the headline metric's
+    mean ± standard deviation over the seeds, and the best baseline's mean."""
     rows = [
-        "| task | dataset | metric | model | best baseline | train time | tokens/s | machine |",
-        "|---|---|---|---|---|---|---|---|",
+        "| task | dataset | metric | model (mean ± std) | seeds | best baseline | train time "
+        "| tokens/s | machine |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for path in sorted(benchmarks.glob("*.json")):
         report = json.loads(path.read_text())
         name = report["headline_metric"]
-        value = report["metrics"][name]
+        mean, std = mean_and_std(report["metrics"][name])
+        spread = f" ± {std:.4f}" if std is not None else ""
         best = max if report["higher_is_better"] else min
         baseline_name, baseline = best(
-            ((key, metrics[name]) for key, metrics in report["baselines"].items()),
+            ((key, mean_and_std(metrics[name])[0]) for key, metrics in report["baselines"].items()),
             key=lambda item: item[1],
             default=("none", float("nan")),
         )
         box = report["machine"]
         rows.append(
-            f"| {report['task']} | {report['dataset']} | {name} | {value:.4f} | "
-            f"{baseline:.4f} ({baseline_name}) | {report['train_seconds'] / 60:.0f} min | "
-            f"{report['tokens_per_second'] or 'n/a'} | "
+            f"| {report['task']} | {report['dataset']} | {name} | {mean:.4f}{spread} | "
+            f"{len(report.get('seeds', [])) or 1} | {baseline:.4f} ({baseline_name}) | "
+            f"{report['train_seconds'] / 60:.0f} min | {report['tokens_per_second'] or 'n/a'} | "
             f"{box['cores']} cores, {'GPU' if box['gpu'] else 'no GPU'} |"
         )
     return "\n".join(rows)

@@ -2,7 +2,7 @@
 
 An export is written to a hidden temporary folder and renamed into place
 only once complete, so a crash never leaves a half-written version behind
-and earlier versions are never touched.
+and other versions are never touched.
 """
 
 import shutil
@@ -36,21 +36,25 @@ class Serving(NamedTuple):
     resources: list
 
 
-def export(model: keras.Model, serving: Serving, root: Path) -> Path:
-    """Writes `serving` as the next numbered version under `root`."""
+def export(model: keras.Model, serving: Serving, root: Path, version: int | None = None) -> Path:
+    """Writes `serving` as version `version` under `root` (default: the next
+    number); an existing folder of that version is replaced whole."""
     root.mkdir(parents=True, exist_ok=True)
     archive = keras.export.ExportArchive()
     for resource in (model, *serving.resources):
         archive.track(resource)
     for name, endpoint in serving.endpoints.items():
         archive.add_endpoint(name, endpoint.function, input_signature=endpoint.signature)
-    staging = root / f".tmp-{uuid.uuid4().hex}"
+    staging, old = (root / f".tmp-{uuid.uuid4().hex}" for _ in range(2))
+    target = root / str(version or next_version(root))
     try:
         archive.write_out(str(staging), verbose=False)
-        target = root / str(_next_version(root))
+        if target.exists():
+            target.rename(old)
         staging.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
     return target
 
 
@@ -62,7 +66,7 @@ def latest_version(root: Path) -> Path:
     return root / str(versions[-1])
 
 
-def _next_version(root: Path) -> int:
+def next_version(root: Path) -> int:
     try:
         return int(latest_version(root).name) + 1
     except FileNotFoundError:

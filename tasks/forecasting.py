@@ -209,7 +209,7 @@ class Forecasting(Task):
         self.mean_day = np.array(state["mean_day"], np.float32) if "mean_day" in state else None
         self.blend = state.get("blend")
 
-    def batches(self, windows: Windows, training: bool) -> tf.data.Dataset:
+    def batches(self, windows: Windows, training: bool, epoch: int = 0) -> tf.data.Dataset:
         """Batches of scaled windows; `--limit` keeps the first windows (the
         scaler still saw every training row, so scores stay comparable)."""
         if self.train.limit:
@@ -220,7 +220,7 @@ class Forecasting(Task):
             windows,
             self.train.batch_size,
             training=training,
-            seed=self.train.seed,
+            seed=self.shuffle_seed(epoch),
             targets=self.targets,
         )
 

@@ -212,26 +212,32 @@ class Music(Task):
         self.key_log_odds = state["key_log_odds"]
         self.key_range = state.get("key_range", [0, KEYS])  # runs from before the keyboard
 
-    def batches(self, examples: Examples, training: bool) -> tf.data.Dataset:
+    def batches(self, examples: Examples, training: bool, epoch: int = 0) -> tf.data.Dataset:
         """`(roll, mask)` batches: padded frames have mask 0 and no loss."""
-        rolls = tf.RaggedTensor.from_row_lengths(
-            np.concatenate(list(examples.inputs)).astype("float32"), examples.targets
-        )
-        dataset = tf.data.Dataset.from_tensor_slices(rolls).map(
-            with_mask, num_parallel_calls=tf.data.AUTOTUNE
-        )
-        dataset = dataset.cache()
+
+        def masked():
+            rolls = tf.RaggedTensor.from_row_lengths(
+                np.concatenate(list(examples.inputs)).astype("float32"), examples.targets
+            )
+            dataset = tf.data.Dataset.from_tensor_slices(rolls)
+            return dataset.map(with_mask, num_parallel_calls=tf.data.AUTOTUNE).cache()
+
+        dataset, seed = self.cached(examples, masked), self.shuffle_seed(epoch)
         if training and self.config.transpose:
-            dataset = dataset.map(self._transpose, num_parallel_calls=tf.data.AUTOTUNE)
+            dataset = dataset.enumerate().map(
+                lambda index, piece: self._transpose(*piece, key=tf.stack([seed, index])),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
         return bucketed_batches(
-            dataset, frame_count, self.train.batch_size, training=training, seed=self.train.seed
+            dataset, frame_count, self.train.batch_size, training=training, seed=seed
         )
 
-    def _transpose(self, roll, mask):
-        """The piece shifted by a random number of semitones; notes pushed off
-        the keyboard are dropped."""
+    def _transpose(self, roll, mask, key):
+        """The piece shifted by a random number of semitones, drawn by `key`
+        (the epoch's seed and the piece) alone; notes pushed off the keyboard
+        are dropped."""
         reach = self.config.transpose
-        shift = tf.random.uniform([], -reach, reach + 1, dtype=tf.int32)
+        shift = tf.random.stateless_uniform([], key, -reach, reach + 1, dtype=tf.int32)
         padded = tf.pad(roll, [[0, 0], [reach, reach]])
         return padded[:, reach - shift : reach - shift + KEYS], mask
 

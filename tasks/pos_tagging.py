@@ -16,7 +16,7 @@ import tensorflow as tf
 from keras import layers
 
 from data.conllu import TAGSETS, UPOS, as_examples, read_treebank
-from data.pipeline import Examples, featurized_batches
+from data.pipeline import Examples, bucketed_batches, featurized, word_count
 from data.tokens import TokenIds
 from data.ud import RELEASE, load_ewt
 from models.characters import CHARACTER_ENCODERS, TokenDropout, character_features
@@ -126,19 +126,26 @@ class PosTagging(Task):
         # Words absent from these are out of vocabulary (OOV) for the metrics.
         self.training_forms = set(state["training_forms"])
 
-    def batches(self, examples: Examples, training: bool) -> tf.data.Dataset:
-        index = {tag: number for number, tag in enumerate(self.tags)}
-        lengths = [len(tokens) for tokens in examples.inputs]
-        # A tag unseen in training (possible for XPOS) counts as the first tag.
-        tags = [index.get(tag, 0) for tag in flatten(examples.targets)]
-        dataset = tf.data.Dataset.from_tensor_slices(
-            (
-                tf.RaggedTensor.from_row_lengths(list(flatten(examples.inputs)), lengths),
-                tf.RaggedTensor.from_row_lengths(tf.constant(tags, tf.int64), lengths),
+    def batches(self, examples: Examples, training: bool, epoch: int = 0) -> tf.data.Dataset:
+        def featurize():
+            index = {tag: number for number, tag in enumerate(self.tags)}
+            lengths = [len(tokens) for tokens in examples.inputs]
+            # A tag unseen in training (possible for XPOS) counts as the first tag.
+            tags = [index.get(tag, 0) for tag in flatten(examples.targets)]
+            dataset = tf.data.Dataset.from_tensor_slices(
+                (
+                    tf.RaggedTensor.from_row_lengths(list(flatten(examples.inputs)), lengths),
+                    tf.RaggedTensor.from_row_lengths(tf.constant(tags, tf.int64), lengths),
+                )
             )
-        )
-        return featurized_batches(
-            dataset, self.ids, self.train.batch_size, training=training, seed=self.train.seed
+            return featurized(dataset, self.ids)
+
+        return bucketed_batches(
+            self.cached(examples, featurize),
+            word_count,
+            self.train.batch_size,
+            training=training,
+            seed=self.shuffle_seed(epoch),
         )
 
     def build_model(self) -> keras.Model:

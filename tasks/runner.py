@@ -1,50 +1,68 @@
 """Fit any task into a run directory, resumably, and export it.
 
-run_dir/config.json          resolved task, training and data settings
+Every step can be cut off (`kill -9`) and the same command resumes it; the
+run then ends with the weights and metrics of a run never interrupted.
+
+run_dir/config.json          resolved settings, commit and data fingerprint
 run_dir/state.json           preprocessing adapted on train (vocabularies)
-run_dir/backup/              BackupAndRestore: resume after an interruption
+run_dir/checkpoint.npz       training state while training (tasks.fitting)
+run_dir/progress.json        which steps after training are done
 run_dir/best.weights.h5      weights of the best validation epoch
 run_dir/history.csv          one row per epoch, with its wall time
 run_dir/logs/                TensorBoard
 run_dir/training_curve.png   the history as a picture
-run_dir/metrics.json         validation metrics, time and throughput
+run_dir/metrics.json         validation metrics, time and throughput: the run is finished
 run_dir/export/<N>/          SavedModel serving raw input -> raw output
 """
 
-import csv
 import dataclasses
+import hashlib
 import json
-import os
-import sys
-import time
-import warnings
+import shutil
+import subprocess
 from pathlib import Path
 
 import keras
-import matplotlib
+import numpy as np
+import tensorflow as tf
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from tasks import TASKS
+from tasks.base import Splits, Task
+from tasks.config import DataConfig, from_dict
+from tasks.export import export, next_version
+from tasks.files import remove_leftovers, write_json
+from tasks.fitting import fit, read_history
+from tasks.plots import plot_history
 
-from tasks import TASKS  # noqa: E402
-from tasks.base import Task  # noqa: E402
-from tasks.config import DataConfig, from_dict  # noqa: E402
-from tasks.export import export  # noqa: E402
-
-# Keras says this at the end of every first pass over a dataset of unknown
-# length, which is every bucketed dataset; it is not a problem here.
-warnings.filterwarnings("ignore", message="Your input ran out of data")
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 
-def train(task: Task, run_dir: Path, command: str = "") -> dict:
-    """Trains `task` into `run_dir`, resuming if an earlier attempt was cut off."""
-    if (run_dir / "metrics.json").exists():
-        raise FileExistsError(f"{run_dir} already holds a finished run; choose another --run-dir")
-    settings = _settings_of_resumable_run(task, run_dir, command)
+def train(task: Task, run_dir: Path, command: str = "", checkpoint_minutes: float = 5.0) -> dict:
+    """Trains `task` into `run_dir`, resuming whatever an earlier attempt left
+    unfinished; a finished run with the same settings is returned as it is."""
+    if tf.config.list_physical_devices("GPU"):
+        # GPU kernels (cuDNN's among them) may sum in any order unless asked
+        # not to; ops without a deterministic kernel then fail instead. The
+        # CPU kernels used here are deterministic already, and the flag costs
+        # them 2-4% (docs/experiments/reproducibility.md).
+        tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(task.train.seed)
     splits = task.splits()  # bad data stops here, before the run directory exists
+    settings = {
+        "task": task.name,
+        "config": dataclasses.asdict(task.config),
+        "train": dataclasses.asdict(task.train),
+        "data": dataclasses.asdict(task.data),
+        "data_fingerprint": fingerprint(splits),
+        "command": command,
+        "source": source_version(),
+    }
+    _refuse_other_settings(run_dir, settings)
+    if (run_dir / "metrics.json").exists():
+        print(f"{run_dir} already holds this run, finished")
+        return json.loads((run_dir / "metrics.json").read_text())
     run_dir.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(run_dir)
     if not (run_dir / "config.json").exists():
         write_json(run_dir / "config.json", settings)
     state = run_dir / "state.json"
@@ -52,8 +70,11 @@ def train(task: Task, run_dir: Path, command: str = "") -> dict:
         task.load_state(state)
     else:
         task.adapt(splits.train)
-        _write_atomically(state, task.save_state)
+        write_json(state, task.state())
 
+    # Data loading and adapting may draw random numbers, and a resumed run
+    # skips them: the weights are drawn from a freshly seeded state.
+    keras.utils.set_random_seed(task.train.seed)
     model = task.build_model()
     averaging = {"use_ema": True, "ema_momentum": task.train.ema} if task.train.ema else {}
     model.compile(
@@ -62,32 +83,43 @@ def train(task: Task, run_dir: Path, command: str = "") -> dict:
         ),
         **task.compile_arguments(),
     )
-    train_batches = task.batches(splits.train, training=True)
-    validation_batches = task.batches(splits.validation, training=False)
-    model.fit(
-        train_batches.repeat() if task.train.steps_per_epoch else train_batches,
-        validation_data=validation_batches,
-        epochs=task.train.epochs,
-        steps_per_epoch=task.train.steps_per_epoch or None,
-        callbacks=_callbacks(
-            task, run_dir, read_history(run_dir / "history.csv"), task.callbacks(model, splits)
-        ),
-        verbose=1 if sys.stdout.isatty() else 2,
-        shuffle=False,  # the batches are shuffled by tf.data, afresh every epoch
-    )
+    model.optimizer.build(model.trainable_variables)  # its slots are in every weights file
+    progress_path = run_dir / "progress.json"
+    progress = json.loads(progress_path.read_text()) if progress_path.exists() else {}
+    if "trained" not in progress:
+        fit(task, model, splits, run_dir, checkpoint_minutes)
+        progress["trained"] = True
+        write_json(progress_path, progress)
+        (run_dir / "checkpoint.npz").unlink()
     model.load_weights(run_dir / "best.weights.h5")
-    task.tune(model, splits)
-    _write_atomically(state, task.save_state)
-    export(model, task.serving(model), run_dir / "export")
+    if "tuned" not in progress:
+        task.tune(model, splits)
+        write_json(state, task.state())
+        progress["tuned"] = True
+        write_json(progress_path, progress)
+    # Before the export: it also builds the preprocessing layers (say a
+    # vocabulary lookup), which a run resumed after training has not called.
+    validation_batches = task.batches(splits.validation, training=False)
+    validation = model.evaluate(validation_batches, return_dict=True, verbose=0)
+    if "exported" not in progress:
+        root = run_dir / "export"
+        # The version is chosen once: an export cut off and redone replaces it.
+        progress.setdefault("export_version", next_version(root) if root.exists() else 1)
+        write_json(progress_path, progress)
+        for leftover in root.glob(".tmp-*"):
+            shutil.rmtree(leftover)
+        export(model, task.serving(model), root, progress["export_version"])
+        progress["exported"] = True
+        write_json(progress_path, progress)
 
     history = read_history(run_dir / "history.csv")
     plot_history(history, run_dir / "training_curve.png")
     metrics = {
-        "validation": model.evaluate(validation_batches, return_dict=True, verbose=0),
+        "validation": validation,
         "epochs": len(history),
         "best_epoch": 1 + _best_index(history, task),
         "train_examples": len(splits.train),
-        **_throughput(task, train_batches, history),
+        **_throughput(task, task.batches(splits.train, training=True), history),
     }
     write_json(run_dir / "metrics.json", metrics)
     return metrics
@@ -107,70 +139,71 @@ def _throughput(task: Task, train_batches, history: list[dict]) -> dict:
     }
 
 
-class EpochTimer(keras.callbacks.Callback):
-    """Writes each epoch's wall time into its logs, so that history.csv keeps
-    it across interruptions: `fit_seconds` for the training steps alone,
-    `epoch_seconds` with validation too."""
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.started = self.fitted = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.fitted = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs["fit_seconds"] = self.fitted - self.started
-        logs["epoch_seconds"] = time.perf_counter() - self.started
-
-
-def _callbacks(task: Task, run_dir: Path, history: list[dict], extra: list) -> list:
-    monitor, mode = task.monitor, task.monitor_mode
-    # A resumed run must beat the best epoch before the interruption.
-    best_so_far = history[_best_index(history, task)][monitor] if history else None
-    # With --ema the averaged weights are validated, checkpointed and kept;
-    # training steps still update the raw ones. The swap comes after the
-    # backup, so that a resumed run trains on from the raw weights.
-    averaging = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if task.train.ema else []
-    return [
-        *extra,
-        EpochTimer(),  # after `extra`, so that epoch_seconds includes their work
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        *averaging,
-        keras.callbacks.ModelCheckpoint(
-            str(run_dir / "best.weights.h5"),
-            monitor=monitor,
-            mode=mode,
-            save_best_only=True,
-            save_weights_only=True,
-            initial_value_threshold=best_so_far,
-        ),
-        keras.callbacks.EarlyStopping(
-            monitor=monitor, mode=mode, patience=task.train.patience, baseline=best_so_far
-        ),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-        keras.callbacks.TensorBoard(str(run_dir / "logs")),
-    ]
-
-
-def _settings_of_resumable_run(task: Task, run_dir: Path, command: str) -> dict:
-    """The run's config.json; a resumed run must have the saved settings."""
-    settings = {
-        "task": task.name,
-        "config": dataclasses.asdict(task.config),
-        "train": dataclasses.asdict(task.train),
-        "data": dataclasses.asdict(task.data),
-        "command": command,
-    }
+def _refuse_other_settings(run_dir: Path, settings: dict) -> None:
+    """A run directory resumes only the run it holds: same task, model,
+    training and data settings, and the same data."""
     path = run_dir / "config.json"
-    if path.exists():
-        saved = json.loads(path.read_text())
-        for part in ("task", "config", "train"):
-            if saved[part] != settings[part]:
-                raise FileExistsError(
-                    f"{run_dir} holds an interrupted run with other {part} settings "
-                    f"({saved[part]}); resume with the same options or choose another --run-dir"
-                )
-    return settings
+    if not path.exists():
+        return
+    saved = json.loads(path.read_text())
+    for part in ("task", "config", "train", "data"):
+        ours, theirs = settings[part], saved[part]
+        if part == "data":  # where a copy of the data lives is not a setting of the run
+            ours, theirs = {"dataset": ours["dataset"]}, {"dataset": theirs["dataset"]}
+        if ours == theirs:
+            continue
+        if isinstance(ours, dict):
+            differ = [name for name in ours if ours[name] != theirs.get(name)]
+            detail = ", ".join(
+                f"{name} {theirs.get(name)!r} (now {ours[name]!r})" for name in differ
+            )
+        else:
+            detail = f"{theirs!r} (now {ours!r})"
+        raise FileExistsError(
+            f"{run_dir} holds a run with other {part} settings: {detail}; "
+            "repeat its settings or choose another --run-dir"
+        )
+    if saved.get("data_fingerprint", settings["data_fingerprint"]) != settings["data_fingerprint"]:
+        raise FileExistsError(
+            f"{run_dir} holds a run trained on other data than "
+            f"{settings['data']['dataset'] or 'the benchmark dataset'} holds now; "
+            "choose another --run-dir"
+        )
+
+
+def fingerprint(splits: Splits) -> str:
+    """A sha256 of every example of every split, to tell data apart."""
+    digest = hashlib.sha256()
+
+    def feed(value) -> None:
+        if isinstance(value, np.ndarray) and value.dtype != object:
+            digest.update(f"{value.dtype}{value.shape}".encode())
+            digest.update(np.ascontiguousarray(value).tobytes())
+        elif isinstance(value, (np.ndarray, tuple, list)):
+            digest.update(f"[{len(value)}".encode())
+            for item in value.ravel() if isinstance(value, np.ndarray) else value:
+                feed(item)
+        elif dataclasses.is_dataclass(value):
+            feed([getattr(value, field.name) for field in dataclasses.fields(value)])
+        else:
+            text = value.decode("utf-8", "replace") if isinstance(value, bytes) else repr(value)
+            digest.update(f"{len(text)}:{text}".encode())
+
+    feed(list(splits))
+    return digest.hexdigest()
+
+
+def source_version() -> dict:
+    """The commit of the code that runs, and whether files differ from it."""
+
+    def git(*arguments) -> str:
+        result = subprocess.run(
+            ["git", *arguments], cwd=REPOSITORY, capture_output=True, text=True, check=False
+        )
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD")
+    return {"commit": commit or None, "clean": bool(commit) and not git("status", "--porcelain")}
 
 
 def load_task(run_dir: Path, data: DataConfig | None = None) -> Task:
@@ -197,60 +230,7 @@ def restore_model(run_dir: Path) -> tuple[Task, keras.Model]:
     return task, model
 
 
-def read_history(path: Path) -> list[dict]:
-    """history.csv as one dict per epoch; a re-run epoch keeps its last row."""
-    if not path.exists():
-        return []
-    with path.open(newline="") as file:
-        rows = {int(row["epoch"]): row for row in csv.DictReader(file)}
-    return [{key: float(value) for key, value in rows[epoch].items()} for epoch in sorted(rows)]
-
-
 def _best_index(history: list[dict], task: Task) -> int:
     """The epoch (from 0) with the best monitored validation metric."""
     values = [row[task.monitor] for row in history]
     return values.index(max(values) if task.monitor_mode == "max" else min(values))
-
-
-def plot_history(history: list[dict], path: Path) -> None:
-    """One panel per metric, training beside validation, by epoch; a metric
-    measured on validation only (say BLEU) gets a panel of its own."""
-    names = [
-        key.removeprefix("val_")
-        for key in history[0]
-        if key not in ("epoch", "learning_rate")
-        and not key.endswith("_seconds")
-        and not (key.startswith("val_") and key.removeprefix("val_") in history[0])
-    ]
-    figure, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
-    epochs = [row["epoch"] + 1 for row in history]
-    for axis, name in zip(axes[0], names, strict=True):
-        if name in history[0]:
-            axis.plot(epochs, [row[name] for row in history], marker="o", label="train")
-        if f"val_{name}" in history[0]:
-            axis.plot(
-                epochs, [row[f"val_{name}"] for row in history], marker="o", label="validation"
-            )
-        axis.set_xlabel("epoch")
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axis.set_title(name)
-        axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-
-
-def write_json(path: Path, data) -> None:
-    """Writes JSON atomically: readers see the old file or the new one."""
-    write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-def write_text(path: Path, text: str) -> None:
-    """Writes a text file atomically."""
-    _write_atomically(path, lambda staging: staging.write_text(text))
-
-
-def _write_atomically(path: Path, write) -> None:
-    staging = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    write(staging)
-    os.replace(staging, path)

@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from data.imdb import load_imdb, read_reviews
-from data.pipeline import Examples, featurized_batches
+from data.pipeline import Examples, bucketed_batches, featurized, word_count
 from data.text import WordBigramIds
 from models.heads import POOLINGS, summarize
 from models.recurrent import CELLS, token_embedding
@@ -76,12 +76,19 @@ class Sentiment(Task):
         config = self.config
         self.ids = WordBigramIds(config.vocabulary_size, config.bigram_vocabulary_size, state)
 
-    def batches(self, examples: Examples, training: bool) -> tf.data.Dataset:
-        dataset = tf.data.Dataset.from_tensor_slices(
-            (examples.inputs.tolist(), examples.targets.astype("float32"))
-        )
-        return featurized_batches(
-            dataset, self.ids, self.train.batch_size, training=training, seed=self.train.seed
+    def batches(self, examples: Examples, training: bool, epoch: int = 0) -> tf.data.Dataset:
+        def featurize():
+            dataset = tf.data.Dataset.from_tensor_slices(
+                (examples.inputs.tolist(), examples.targets.astype("float32"))
+            )
+            return featurized(dataset, self.ids)
+
+        return bucketed_batches(
+            self.cached(examples, featurize),
+            word_count,
+            self.train.batch_size,
+            training=training,
+            seed=self.shuffle_seed(epoch),
         )
 
     def build_model(self) -> keras.Model:

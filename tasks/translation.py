@@ -18,7 +18,7 @@ from sklearn.neighbors import NearestNeighbors
 from data.errors import DatasetUnavailableError
 from data.multi30k import LANGUAGES, load_multi30k
 from data.parallel import read_parallel
-from data.pipeline import Examples, bucketed_batches, carve
+from data.pipeline import Examples, bucketed_batches
 from data.subwords import (
     END,
     PAD,
@@ -147,22 +147,6 @@ class Translation(Task):
             source, target, self.data.data_mirror or None, self.data.data_dir or None
         )
 
-    def splits(self) -> Splits:
-        """The data's own validation and test splits; carved from train if absent."""
-        loaded = self.load()
-        fraction, seed = self.train.validation_fraction, self.train.seed
-        train = loaded.get("train", loaded.get("all"))
-        test = loaded.get("test")
-        if test is None:
-            train, test = carve(train, fraction, seed + 1)
-        validation = loaded.get("validation")
-        if validation is None:
-            train, validation = carve(train, fraction, seed)
-        if self.train.limit:
-            train = train.take(np.arange(min(self.train.limit, len(train))))
-            validation = validation.take(np.arange(min(self.train.limit, len(validation))))
-        return Splits(train, validation, test)
-
     def adapt(self, train: Examples) -> None:
         size = self.config.vocabulary_size
         self.restore(
@@ -192,7 +176,7 @@ class Translation(Task):
         ends = tf.fill(tf.stack([pieces.nrows(), 1]), END)
         return tf.concat([pieces, ends], axis=1).to_tensor()
 
-    def batches(self, examples: Examples, training: bool) -> tf.data.Dataset:
+    def batches(self, examples: Examples, training: bool, epoch: int = 0) -> tf.data.Dataset:
         def featurize(sources, targets):
             pieces = self.target.tokenize(targets)
             starts = tf.fill(tf.stack([pieces.nrows(), 1]), START)
@@ -205,19 +189,21 @@ class Translation(Task):
             source, target, next_pieces = (ids[:length] for ids, length in padded)
             return {"source": source, "target": target}, next_pieces
 
-        dataset = tf.data.Dataset.from_tensor_slices(
-            (examples.inputs.tolist(), examples.targets.tolist())
-        )
-        # Tokenize many sentences per call, then regroup them by length.
-        dataset = dataset.batch(1024).map(featurize).unbatch().map(unpad).cache()
+        def pieces():
+            dataset = tf.data.Dataset.from_tensor_slices(
+                (examples.inputs.tolist(), examples.targets.tolist())
+            )
+            # Tokenize many sentences per call, then regroup them by length.
+            return dataset.batch(1024).map(featurize).unbatch().map(unpad).cache()
+
         return bucketed_batches(
-            dataset,
+            self.cached(examples, pieces),
             lambda inputs, _: tf.maximum(
                 tf.shape(inputs["source"])[0], tf.shape(inputs["target"])[0]
             ),
             self.train.batch_size,
             training=training,
-            seed=self.train.seed,
+            seed=self.shuffle_seed(epoch),
         )
 
     def build_model(self) -> keras.Model:

@@ -1,12 +1,23 @@
 """The benchmark file contract, and the README table generated from it."""
 
 import json
+import shlex
+import subprocess
 
 import pytest
 from conftest import ROOT
 
 from tasks import TASKS
-from tasks.evaluation import README, TABLE_END, TABLE_START, combine, publish, results_table
+from tasks.evaluation import (
+    README,
+    TABLE_END,
+    TABLE_START,
+    combine,
+    mean_and_std,
+    over_seeds,
+    publish,
+    results_table,
+)
 
 REQUIRED = {
     "task",
@@ -16,31 +27,64 @@ REQUIRED = {
     "baselines",
     "train_seconds",
     "machine",
-    "command",
+    "commands",
+    "source",
+    "seeds",
+    "runs",
     "headline_metric",
     "higher_is_better",
 }
 BENCHMARK_FILES = sorted((ROOT / "benchmarks").glob("*.json"))
 
 
-def test_every_benchmark_file_keeps_the_contract():
-    assert BENCHMARK_FILES, "no committed benchmark files"
-    for path in BENCHMARK_FILES:
-        report = json.loads(path.read_text())
-        assert REQUIRED <= set(report), f"{path.name} lacks {REQUIRED - set(report)}"
-        assert report["task"] == path.stem and report["task"] in TASKS
-        assert report["split"] == "test"
-        assert report["headline_metric"] in report["metrics"]
-        assert {"cores", "gpu"} <= set(report["machine"])
-        assert "train.py" in report["command"] and "evaluate.py" in report["command"]
-        for metrics in report["baselines"].values():
-            assert report["headline_metric"] in metrics
+@pytest.mark.parametrize("path", BENCHMARK_FILES, ids=lambda path: path.stem)
+def test_every_benchmark_file_keeps_the_contract(path):
+    """Headline metrics over at least three seeds, from a clean commit, with
+    each run's settings and source."""
+    report = json.loads(path.read_text())
+    assert REQUIRED <= set(report), f"{path.name} lacks {REQUIRED - set(report)}"
+    assert report["task"] == path.stem and report["task"] in TASKS
+    assert report["split"] == "test"
+    headline = report["metrics"][report["headline_metric"]]
+    assert len(report["seeds"]) >= 3 and len(headline["per_seed"]) == len(report["seeds"])
+    assert headline["std"] is not None
+    assert {"cores", "gpu"} <= set(report["machine"])
+    for run in report["runs"]:
+        assert run["source"]["clean"] and run["source"]["commit"], run["command"]
+        assert {"config", "train", "data"} <= set(run["settings"])
+    for metrics in report["baselines"].values():
+        assert report["headline_metric"] in metrics
+
+
+@pytest.mark.parametrize("path", BENCHMARK_FILES, ids=lambda path: path.stem)
+def test_each_benchmark_file_holds_the_commands_its_make_target_runs(path):
+    """`make benchmark-TASK` regenerates the committed file: the same training
+    runs, combined by the same evaluation command."""
+    report = json.loads(path.read_text())
+    made = subprocess.run(
+        ["make", "--dry-run", "--always-make", f"benchmark-{report['task']}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    def words(command: str) -> list[str]:
+        words = shlex.split(command)
+        return ["python", *words[1:]] if words[0].endswith("python") else words
+
+    run = [
+        words(line)
+        for line in made.splitlines()
+        if " train.py " in line or (" evaluate.py " in line and "--benchmark" in line)
+    ]
+    assert sorted(run) == sorted(words(command) for command in report["commands"])
 
 
 def test_sentiment_benchmark_reports_accuracy_f1_and_throughput():
     report = json.loads((ROOT / "benchmarks" / "sentiment.json").read_text())
-    assert 0.0 <= report["metrics"]["accuracy"] <= 1.0
-    assert 0.0 <= report["metrics"]["f1"] <= 1.0
+    for name in ("accuracy", "f1"):
+        assert all(0.0 <= value <= 1.0 for value in report["metrics"][name]["per_seed"])
     assert report["tokens_per_second"] > 0 and report["train_seconds"] > 0
     assert "tfidf_ngram_logreg" in report["baselines"]
 
@@ -68,18 +112,71 @@ def test_publish_refuses_a_readme_without_markers(tmp_path):
         publish(report, tmp_path / "benchmarks", tmp_path / "README.md")
 
 
-def test_runs_combine_into_one_benchmark_and_refuse_clashing_metrics():
-    """One benchmark from several runs, e.g. one per forecasting horizon."""
-    report = json.loads((ROOT / "benchmarks" / "sentiment.json").read_text())
-    first = report | {"metrics": {"a_96": 1.0}, "baselines": {"naive": {"a_96": 2.0}}}
-    second = report | {"metrics": {"a_192": 3.0}, "baselines": {"naive": {"a_192": 4.0}}}
-    combined = combine([first, second])
-    assert combined["metrics"] == {"a_96": 1.0, "a_192": 3.0}
-    assert combined["baselines"] == {"naive": {"a_96": 2.0, "a_192": 4.0}}
-    assert combined["train_seconds"] == round(2 * report["train_seconds"], 1)
-    assert len(combined["runs"]) == 2
+def run_report(seed=0, metrics=None, baselines=None, **config) -> dict:
+    """What `evaluate` reports of one run, with only what `combine` reads."""
+    return {
+        "task": "forecasting",
+        "split": "test",
+        "headline_metric": "a_96",
+        "higher_is_better": False,
+        "dataset": "sine",
+        "test_examples": 10,
+        "seed": seed,
+        "reference": None,
+        "metrics": metrics or {},
+        "baselines": baselines or {},
+        "train_seconds": 60.0,
+        "tokens_per_second": None,
+        "machine": {"cores": 2, "gpu": False},
+        "command": f"python train.py forecasting --seed {seed}",
+        "settings": {"config": config, "train": {"seed": seed}, "data": {}},
+    }
+
+
+def test_runs_that_differ_only_in_seed_combine_into_mean_std_and_per_seed_values():
+    runs = [
+        run_report(seed, {"a_96": value, "words": 7}, {"naive": {"a_96": 2.0}})
+        for seed, value in zip((0, 1, 2), (1.0, 2.0, 4.0), strict=True)
+    ]
+    combined = combine(runs, "python evaluate.py forecasting --benchmark")
+    assert combined["seeds"] == [0, 1, 2]
+    assert combined["metrics"]["a_96"] == {
+        "mean": pytest.approx(7 / 3),
+        "std": pytest.approx(1.5275252),
+        "per_seed": [1.0, 2.0, 4.0],
+    }
+    assert combined["metrics"]["words"] == 7  # equal in every seed: kept as it is
+    assert combined["baselines"]["naive"]["a_96"]["std"] == 0.0
+    assert combined["commands"][-1] == "python evaluate.py forecasting --benchmark"
+    assert mean_and_std(combined["metrics"]["a_96"]) == (
+        pytest.approx(7 / 3),
+        pytest.approx(1.5275252),
+    )
+
+
+def test_models_combine_side_by_side_and_refuse_clashing_metrics_or_seeds():
+    """One benchmark from several models, e.g. one per forecasting horizon."""
+    first = [
+        run_report(seed, {"a_96": 1.0}, {"naive": {"a_96": 2.0}}, horizon=96) for seed in (0, 1)
+    ]
+    second = [
+        run_report(seed, {"a_192": 3.0}, {"naive": {"a_192": 4.0}}, horizon=192) for seed in (0, 1)
+    ]
+    combined = combine(first + second, "python evaluate.py forecasting --benchmark")
+    assert sorted(combined["metrics"]) == ["a_192", "a_96"]
+    assert sorted(combined["baselines"]["naive"]) == ["a_192", "a_96"]
+    assert combined["train_seconds"] == 240.0 and len(combined["runs"]) == 4
+    clash = [run_report(seed, {"a_96": 1.0}, horizon=192) for seed in (0, 1)]
     with pytest.raises(ValueError, match="same metrics"):
-        combine([first, first])
+        combine(first + clash, "")
+    with pytest.raises(ValueError, match="same seed"):
+        combine(first + first, "")
+
+
+def test_a_metric_that_is_not_a_number_keeps_its_per_seed_values():
+    combined = over_seeds([{"matrix": [[1, 0]], "n": 1.0}, {"matrix": [[0, 1]], "n": 1.0}])
+    assert combined["matrix"] == {"per_seed": [[[1, 0]], [[0, 1]]]}
+    assert combined["n"]["std"] == 0.0
 
 
 def test_publish_commits_the_figures_beside_the_benchmark_file(tmp_path):

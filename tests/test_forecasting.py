@@ -17,7 +17,7 @@ from data.errors import DataFormatError
 from models.forecasters import SegmentRecurrence, segment_recurrent_forecaster
 from tasks import runner
 from tasks.config import DataConfig, TrainConfig
-from tasks.evaluation import combine, evaluate
+from tasks.evaluation import combine, evaluate, over_seeds
 from tasks.export import latest_version, load_export
 from tasks.forecasting import BLEND_WEIGHTS, Forecasting, ForecastingConfig
 
@@ -324,16 +324,20 @@ def test_reference_runs_land_under_baselines_when_runs_combine(sine_run):
     metrics, and only its figures and baselines are kept (the plain run's
     residual baseline would lack the best model's daily cycle)."""
     report = sine_run[1]
+    settings = report["settings"]
     reference = report | {
         "reference": "plain_gru",
         "metrics": {"sine_mse_24": 9.0},
         "baselines": {"linear_residual": {"sine_mse_24": 5.0}},
         "figures": ["runs/plain/forecast_vs_actual.png"],
+        "settings": settings | {"config": settings["config"] | {"model": "plain"}},
     }
-    combined = combine([report, reference])
-    assert combined["metrics"] == report["metrics"]
+    combined = combine([report, reference], "python evaluate.py forecasting --benchmark")
+    assert combined["metrics"] == over_seeds([report["metrics"]])
     assert combined["figures"] == report["figures"]
-    assert combined["baselines"] == report["baselines"] | {"plain_gru": {"sine_mse_24": 9.0}}
+    assert combined["baselines"] == {
+        name: over_seeds([scores]) for name, scores in report["baselines"].items()
+    } | {"plain_gru": over_seeds([{"sine_mse_24": 9.0}])}
 
 
 def test_real_etth1_run_scores_all_2785_test_windows(tmp_path, mirror, tfds_dir):

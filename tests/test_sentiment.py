@@ -3,7 +3,6 @@
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -50,34 +49,6 @@ def test_learns_synthetic_sentiment_well_beyond_chance(tmp_path):
     report = evaluate(tmp_path / "run")
     assert report["metrics"]["accuracy"] >= 0.9, report["metrics"]
     assert report["baselines"]["tfidf_ngram_logreg"]["accuracy"] >= 0.9
-
-
-def test_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
-    """After an interruption, the same command continues from the next epoch."""
-    data = synthetic_reviews(tmp_path / "reviews.csv", count=200)
-
-    class Interrupt(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 1:
-                raise KeyboardInterrupt
-
-    callbacks = runner._callbacks
-    monkeypatch.setattr(runner, "_callbacks", lambda *args: [*callbacks(*args), Interrupt()])
-    with pytest.raises(KeyboardInterrupt):
-        runner.train(tiny_task(data, epochs=3), tmp_path / "run")
-    first_two = runner.read_history(tmp_path / "run" / "history.csv")
-    assert [row["epoch"] for row in first_two] == [0, 1]
-
-    monkeypatch.setattr(runner, "_callbacks", callbacks)
-    with pytest.raises(FileExistsError, match="other train settings"):
-        runner.train(tiny_task(data, epochs=5), tmp_path / "run")
-    metrics = runner.train(tiny_task(data, epochs=3), tmp_path / "run")
-    history = runner.read_history(tmp_path / "run" / "history.csv")
-    assert [row["epoch"] for row in history] == [0, 1, 2]
-    assert history[:2] == first_two, "the resumed run retrained finished epochs"
-    assert metrics["epochs"] == 3
-    with pytest.raises(FileExistsError, match="finished run"):
-        runner.train(tiny_task(data, epochs=3), tmp_path / "run")
 
 
 def test_help_lists_the_task_options():

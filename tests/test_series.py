@@ -91,9 +91,10 @@ def test_scaler_sees_train_rows_only():
     np.testing.assert_allclose(scaler.scale_, np.arange(8640).std(), rtol=1e-6)
 
 
-def test_batches_hold_every_window_once_and_training_reshuffles():
+def test_batches_hold_every_window_once_and_training_orders_by_seed():
     """No window is dropped (the last batch is smaller), evaluation keeps time
-    order, training visits the same windows in a new order every epoch."""
+    order, training visits the same windows in an order fixed by its seed
+    (each epoch passes its own)."""
     part = split_windows(row_numbers(600), (300, 400, 600), 24, 12)["test"]
     assert len(part) == 200 - 12 + 1
     batches = window_batches(part.series.values, part, 32, training=False, seed=0, targets=[1])
@@ -101,12 +102,19 @@ def test_batches_hold_every_window_once_and_training_reshuffles():
     assert [len(batch) for batch in inputs][-1] == len(part) % 32
     np.testing.assert_array_equal(np.concatenate(inputs), part.inputs)
     np.testing.assert_array_equal(np.concatenate(targets), part.targets[..., [1]])
-    training = window_batches(part.series.values, part, 32, training=True, seed=0)
-    first, second = (
-        np.concatenate([batch[:, 0, 0] for batch, _ in training.as_numpy_iterator()])
-        for _ in range(2)
+    first, again, second = (
+        np.concatenate(
+            [
+                batch[:, 0, 0]
+                for batch, _ in window_batches(
+                    part.series.values, part, 32, training=True, seed=seed
+                ).as_numpy_iterator()
+            ]
+        )
+        for seed in (0, 0, 1)
     )
     assert sorted(first.tolist()) == part.starts.tolist() == sorted(second.tolist())
+    np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, second)
 
 

@@ -1,0 +1,256 @@
+"""Keras's `fit` loop written out, so that a run can stop anywhere and resume exactly.
+
+`model.fit` cannot resume mid-epoch, restarts early stopping's and the
+learning-rate callbacks' counters, and replays the data order of epoch 0
+after a restart. This loop keeps everything a run's future depends on in
+one checkpoint file, `checkpoint.npz`, written atomically at the end of
+every epoch and every `checkpoint_minutes` within one:
+
+- every variable of the model, its optimizer (moments, step count, learning
+  rate, weight average) and its metrics, and the dropout layers' random
+  state (Keras seed generators are variables too);
+- where training is: the epoch, the batches of it already trained (a
+  resumed epoch skips them: its order is a function of the seed and the
+  epoch alone, see `Task.shuffle_seed`), and the seconds spent;
+- the history so far, early stopping's best value and wait, and the task
+  callbacks' counters (say ReduceLROnPlateau's).
+
+So `kill -9` followed by the same command gives the weights and metrics of
+a run never interrupted. With a weight average (`--ema`) the averaged
+weights are validated, scored by the task's callbacks (say validation BLEU)
+and saved as the best epoch's: the metric that picks an epoch is the
+metric of the weights kept.
+"""
+
+import contextlib
+import csv
+import dataclasses
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tasks.base import Splits, Task
+from tasks.files import write_atomically
+
+# Counters of Keras callbacks that decide the future of a run: early
+# stopping's and ReduceLROnPlateau's. Saved and restored by name.
+CALLBACK_COUNTERS = ("wait", "best", "cooldown_counter")
+
+
+@dataclasses.dataclass
+class Progress:
+    """Where training is; everything in it is plain JSON."""
+
+    epoch: int = 0  # the epoch in progress, from 0
+    step: int = 0  # batches of it already trained
+    fit_seconds: float = 0.0  # spent on those batches
+    history: list = dataclasses.field(default_factory=list)  # one dict per finished epoch
+    best: float | None = None  # the best monitored validation value so far
+    wait: int = 0  # epochs since it
+    callbacks: list = dataclasses.field(default_factory=list)  # the task callbacks' counters
+    done: bool = False
+
+
+def fit(
+    task: Task,
+    model: keras.Model,
+    splits: Splits,
+    run_dir: Path,
+    checkpoint_minutes: float = 5.0,
+) -> list[dict]:
+    """Trains `model` (compiled) to the end, resuming from `run_dir/checkpoint.npz`
+    if there is one; the best epoch's weights go to `run_dir/best.weights.h5`.
+    Returns the history, one dict per epoch."""
+    path = run_dir / "checkpoint.npz"
+    validation = task.batches(splits.validation, training=False)
+    state = _training_variables(model, validation)
+    progress = _restore(path, state) if path.exists() else Progress()
+    extra = task.callbacks(model, splits)
+    callbacks = keras.callbacks.CallbackList(
+        [*extra, keras.callbacks.TensorBoard(str(run_dir / "logs"))],
+        add_progbar=True,
+        verbose=1 if sys.stdout.isatty() else 2,
+        epochs=task.train.epochs,
+        steps=task.train.steps_per_epoch or None,
+        model=model,
+    )
+    callbacks.on_train_begin()
+    for callback, counters in zip(extra, progress.callbacks, strict=False):
+        for name, value in counters.items():
+            setattr(callback, name, value)
+    model.make_train_function()
+    model.stop_training = False
+    last_save = time.monotonic()
+    while not progress.done:
+        epoch = progress.epoch
+        if progress.step == 0:
+            model.reset_metrics()
+        callbacks.on_epoch_begin(epoch)
+        batches = _epoch_batches(task, splits, epoch).skip(progress.step)
+        iterator, started = iter(batches), time.perf_counter() - progress.fit_seconds
+        while True:
+            callbacks.on_train_batch_begin(progress.step)
+            try:
+                logs = model.train_function(iterator)
+            except (StopIteration, tf.errors.OutOfRangeError):
+                break
+            progress.step += 1
+            callbacks.on_train_batch_end(progress.step - 1, logs)
+            if time.monotonic() - last_save > 60 * checkpoint_minutes:
+                progress.fit_seconds = time.perf_counter() - started
+                _save(path, state, progress, extra)
+                last_save = time.monotonic()
+        progress.fit_seconds = time.perf_counter() - started
+        logs = {name: float(value) for name, value in model.get_metrics_result().items()}
+        with averaged_weights(model):
+            scores = model.evaluate(validation, return_dict=True, verbose=0)
+            logs |= {f"val_{name}": float(value) for name, value in scores.items()}
+            for callback in callbacks.callbacks:  # one by one: they may add the monitor to logs
+                callback.on_epoch_end(epoch, logs)
+            _keep_if_best(task, model, progress, logs, run_dir / "best.weights.h5")
+        logs |= {
+            "learning_rate": float(model.optimizer.learning_rate),
+            "fit_seconds": progress.fit_seconds,
+            "epoch_seconds": time.perf_counter() - started,
+        }
+        progress.history.append({"epoch": epoch, **logs})
+        progress.epoch, progress.step, progress.fit_seconds = epoch + 1, 0, 0.0
+        progress.done = (
+            progress.epoch >= task.train.epochs
+            or progress.wait >= task.train.patience
+            or model.stop_training
+        )
+        _save(path, state, progress, extra)
+        write_history(progress.history, run_dir / "history.csv")
+        last_save = time.monotonic()
+    callbacks.on_train_end(progress.history[-1])
+    return progress.history
+
+
+def _epoch_batches(task: Task, splits: Splits, epoch: int) -> tf.data.Dataset:
+    batches = task.batches(splits.train, training=True, epoch=epoch)
+    if task.train.steps_per_epoch:
+        # An epoch of a fixed number of batches: this epoch's order, repeated as needed.
+        batches = batches.repeat().take(task.train.steps_per_epoch)
+    return batches
+
+
+def _keep_if_best(task: Task, model, progress: Progress, logs: dict, path: Path) -> None:
+    """Early stopping's bookkeeping; the weights of an improving epoch are saved."""
+    value = logs[task.monitor]
+    better = np.greater if task.monitor_mode == "max" else np.less
+    if progress.best is None or better(value, progress.best):
+        progress.best, progress.wait = value, 0
+        write_atomically(path, model.save_weights)
+    else:
+        progress.wait += 1
+
+
+@contextlib.contextmanager
+def averaged_weights(model: keras.Model):
+    """With `--ema`, the weight average stands in for the raw weights inside
+    the block; training goes on from the raw ones after it."""
+    optimizer = model.optimizer
+    if not getattr(optimizer, "use_ema", False):
+        yield
+        return
+    pairs = list(
+        zip(optimizer._trainable_variables, optimizer._model_variables_moving_average, strict=False)
+    )
+
+    def swap():
+        for variable, average in pairs:
+            raw = variable.numpy()
+            variable.assign(average)
+            average.assign(raw)
+
+    swap()
+    try:
+        yield
+    finally:
+        swap()
+
+
+def _training_variables(model: keras.Model, validation: tf.data.Dataset) -> list:
+    """Every variable training changes, in a fixed order; the optimizer's and
+    the metrics' are created first (by building them on one batch)."""
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    with warnings.catch_warnings():  # Keras warns when a dataset of unknown length ends
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        model.evaluate(validation.take(1), verbose=0)  # builds the metrics
+    model.reset_metrics()
+    seen, variables = set(), []
+    for variable in [*model.variables, *model.optimizer.variables, *model.metrics_variables]:
+        if id(variable) not in seen:
+            seen.add(id(variable))
+            variables.append(variable)
+    return variables
+
+
+def _save(path: Path, variables: list, progress: Progress, callbacks: list) -> None:
+    progress.callbacks = [
+        {
+            name: float(getattr(callback, name))
+            for name in CALLBACK_COUNTERS
+            if isinstance(getattr(callback, name, None), (int, float, np.number))
+        }
+        for callback in callbacks
+    ]
+    arrays = {f"variable_{index}": variable.numpy() for index, variable in enumerate(variables)}
+    arrays["progress"] = np.array(json.dumps(dataclasses.asdict(progress)))
+
+    def write(staging: Path) -> None:
+        with staging.open("wb") as file:
+            np.savez(file, **arrays)
+
+    write_atomically(path, write)
+
+
+def _restore(path: Path, variables: list) -> Progress:
+    with np.load(path) as saved:
+        count = len(saved.files) - 1
+        if count != len(variables):
+            raise ValueError(
+                f"{path} holds {count} variables, the model {len(variables)}: it was "
+                "written by other code; delete it to restart the run"
+            )
+        for index, variable in enumerate(variables):
+            value = saved[f"variable_{index}"]
+            if value.shape != tuple(variable.shape):
+                raise ValueError(
+                    f"{path}: variable {index} ({variable.path}) has shape {value.shape}, "
+                    f"the model's is {tuple(variable.shape)}; delete it to restart the run"
+                )
+            variable.assign(value)
+        return Progress(**json.loads(str(saved["progress"])))
+
+
+def write_history(history: list[dict], path: Path) -> None:
+    """history.csv: one row per epoch, every logged value."""
+    names = list(dict.fromkeys(name for row in history for name in row))
+
+    def write(staging: Path) -> None:
+        with staging.open("w", newline="") as file:
+            writer = csv.DictWriter(file, names)
+            writer.writeheader()
+            writer.writerows(history)
+
+    write_atomically(path, write)
+
+
+def read_history(path: Path) -> list[dict]:
+    """history.csv as one dict per epoch."""
+    if not path.exists():
+        return []
+    with path.open(newline="") as file:
+        return [
+            {name: float(value) for name, value in row.items() if value}
+            for row in csv.DictReader(file)
+        ]
