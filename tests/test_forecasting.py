@@ -292,6 +292,42 @@ def test_ema_validates_and_keeps_the_averaged_weights(tmp_path):
     np.testing.assert_allclose(metrics["validation"]["mse"], scores[0], rtol=1e-3)
 
 
+def test_with_ema_the_task_callbacks_score_the_averaged_weights(tmp_path, monkeypatch):
+    """A task callback's validation metric (say BLEU) picks epochs, so it must
+    see the weights that are saved: with --ema, the average."""
+    import keras
+
+    seen = []
+
+    class ScoreTheModel(keras.callbacks.Callback):
+        def __init__(self, validation):
+            super().__init__()
+            self.validation = validation
+
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(self.model.evaluate(self.validation, verbose=0, return_dict=True)["mse"])
+
+    task = tiny_task(sine_csv(tmp_path / "sine.csv"), train={"epochs": 2, "ema": 0.9})
+    callbacks = Forecasting.callbacks
+    monkeypatch.setattr(
+        Forecasting,
+        "callbacks",
+        lambda self, model, splits: [
+            *callbacks(self, model, splits),
+            ScoreTheModel(self.batches(splits.validation, training=False)),
+        ],
+    )
+    runner.train(task, tmp_path / "run")
+    history = runner.read_history(tmp_path / "run" / "history.csv")
+    np.testing.assert_allclose(seen, [row["val_mse"] for row in history], rtol=1e-6)
+    task, model = runner.restore_model(tmp_path / "run")
+    model.compile(**task.compile_arguments())
+    validation = task.batches(task.splits().validation, training=False)
+    kept = model.evaluate(validation, verbose=0, return_dict=True)["mse"]
+    best = min(history, key=lambda row: row["val_loss"])
+    np.testing.assert_allclose(kept, best["val_mse"], rtol=1e-6)
+
+
 def test_mae_loss_is_what_training_minimises(tmp_path):
     """`--loss mae` (ETTh1 336 and 720 train with it): the loss logged is the MAE, not the MSE."""
     task = tiny_task(sine_csv(tmp_path / "sine.csv"), loss="mae", train={"epochs": 2})
