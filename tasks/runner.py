@@ -44,7 +44,7 @@ def train(task: Task, run_dir: Path, command: str = "", checkpoint_minutes: floa
         # GPU kernels (cuDNN's among them) may sum in any order unless asked
         # not to; ops without a deterministic kernel then fail instead. The
         # CPU kernels used here are deterministic already, and the flag costs
-        # them 2-4% (docs/experiments/reproducibility.md).
+        # them about 3.5% of wall time (docs/experiments/reproducibility.md).
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(task.train.seed)
     splits = task.splits()  # bad data stops here, before the run directory exists
