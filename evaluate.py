@@ -1,7 +1,9 @@
 """Score a trained run on test: `python evaluate.py TASK --model RUN_DIR`.
 
 `--benchmark` writes benchmarks/TASK.json and the README's results table
-(several `--model` runs combine into one benchmark, e.g. one per horizon);
+(several `--model` runs combine into one benchmark: runs that differ only in
+`--seed` as mean, standard deviation and per-seed values, others side by
+side, e.g. one per horizon);
 `--predict INPUT ...` runs the exported model on inputs given on the line.
 """
 
@@ -78,11 +80,14 @@ def main(argv: list[str]) -> None:
         if options.data_dir is not None:
             task.data.data_dir = options.data_dir
         reports.append(evaluate(run_dir, task.data))
-    report = combine(reports)
-    report["command"] += " && " + shlex.join(["python", "evaluate.py", *argv])
+    if not options.benchmark:
+        for run_dir, report in zip(options.model, reports, strict=True):
+            scores = {"metrics": report["metrics"], "baselines": report["baselines"]}
+            print(f"{run_dir}: {json.dumps(scores, indent=2)}")
+        return
+    report = combine(reports, shlex.join(["python", "evaluate.py", *argv]))
     print(json.dumps({"metrics": report["metrics"], "baselines": report["baselines"]}, indent=2))
-    if options.benchmark:
-        print(f"wrote {publish(report)}")
+    print(f"wrote {publish(report)}")
 
 
 if __name__ == "__main__":

@@ -215,3 +215,39 @@ def test_the_test_rows_carved_from_a_file_do_not_move_with_the_seed(tmp_path):
     np.testing.assert_array_equal(first.test.inputs, second.test.inputs)
     assert not np.array_equal(first.validation.inputs, second.validation.inputs)
     assert set(second.train.inputs).isdisjoint(second.test.inputs)
+
+
+def test_the_benchmark_command_combines_seeds_into_mean_std_and_per_seed(
+    tmp_path, monkeypatch, capsys
+):
+    """`evaluate.py --benchmark` over the runs of seeds 0, 1, 2: one file whose
+    headline metric has its mean, standard deviation and per-seed values,
+    with each run's settings, commit and command, and the command itself."""
+    import evaluate as evaluate_command
+
+    data = synthetic_reviews(tmp_path / "reviews.csv", count=200)
+    runs = [tmp_path / f"run-s{seed}" for seed in (0, 1, 2)]
+    for seed, run_dir in enumerate(runs):
+        runner.train(tiny_task(data, epochs=1, seed=seed), run_dir, f"python train.py s{seed}")
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- results:start -->\n<!-- results:end -->\n")
+    published = evaluate_command.publish
+    monkeypatch.setattr(
+        evaluate_command, "publish", lambda report: published(report, tmp_path, readme)
+    )
+    evaluate_command.main(["sentiment", "--model", *map(str, runs), "--benchmark"])
+    report = json.loads((tmp_path / "sentiment.json").read_text())
+    accuracy = report["metrics"]["accuracy"]
+    assert report["seeds"] == [0, 1, 2] and len(accuracy["per_seed"]) == 3
+    assert accuracy["mean"] == pytest.approx(np.mean(accuracy["per_seed"]))
+    assert accuracy["std"] == pytest.approx(np.std(accuracy["per_seed"], ddof=1))
+    assert report["commands"][:3] == [
+        "python train.py s0",
+        "python train.py s1",
+        "python train.py s2",
+    ]
+    assert report["commands"][3].startswith("python evaluate.py sentiment --model")
+    assert [run["seed"] for run in report["runs"]] == [0, 1, 2]
+    assert all(run["source"]["commit"] for run in report["runs"])
+    assert f"{accuracy['mean']:.4f} ± {accuracy['std']:.4f} | 3 |" in readme.read_text()
+    assert "wrote" in capsys.readouterr().out
