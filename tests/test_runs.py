@@ -251,3 +251,42 @@ def test_the_benchmark_command_combines_seeds_into_mean_std_and_per_seed(
     assert all(run["source"]["commit"] for run in report["runs"])
     assert f"{accuracy['mean']:.4f} ± {accuracy['std']:.4f} | 3 |" in readme.read_text()
     assert "wrote" in capsys.readouterr().out
+
+
+def test_learning_rate_and_early_stopping_counters_survive_a_restart(tmp_path, monkeypatch):
+    """A ReduceLROnPlateau that sees no progress every epoch (mode 'max' on a
+    falling loss) cuts the rate every second epoch: a restart that lost its
+    counters would cut it at other epochs."""
+    import keras
+
+    from tasks.sentiment import Sentiment
+
+    class StopAt(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == stop_at[0]:
+                raise KeyboardInterrupt
+
+    stop_at = [None]
+    callbacks = Sentiment.callbacks
+    monkeypatch.setattr(
+        Sentiment,
+        "callbacks",
+        lambda self, *args: [
+            *callbacks(self, *args),
+            keras.callbacks.ReduceLROnPlateau("val_loss", 0.5, patience=2, mode="max"),
+            StopAt(),
+        ],
+    )
+    data = synthetic_reviews(tmp_path / "reviews.csv", count=200)
+    runner.train(tiny_task(data, epochs=6, patience=6), tmp_path / "once")
+    stop_at[0] = 3
+    with pytest.raises(KeyboardInterrupt):
+        runner.train(tiny_task(data, epochs=6, patience=6), tmp_path / "twice")
+    stop_at[0] = None
+    runner.train(tiny_task(data, epochs=6, patience=6), tmp_path / "twice")
+    rates = [
+        [row["learning_rate"] for row in runner.read_history(run / "history.csv")]
+        for run in (tmp_path / "once", tmp_path / "twice")
+    ]
+    assert rates[0] == rates[1]
+    np.testing.assert_allclose(rates[0], [0.01, 0.01, 0.005, 0.005, 0.0025, 0.0025], rtol=1e-6)
