@@ -90,7 +90,7 @@ def train(task: Task, run_dir: Path, command: str = "", checkpoint_minutes: floa
         fit(task, model, splits, run_dir, checkpoint_minutes)
         progress["trained"] = True
         write_json(progress_path, progress)
-        (run_dir / "checkpoint.npz").unlink()
+    (run_dir / "checkpoint.npz").unlink(missing_ok=True)  # training is over; its state with it
     model.load_weights(run_dir / "best.weights.h5")
     if "tuned" not in progress:
         task.tune(model, splits)
@@ -104,7 +104,7 @@ def train(task: Task, run_dir: Path, command: str = "", checkpoint_minutes: floa
     if "exported" not in progress:
         root = run_dir / "export"
         # The version is chosen once: an export cut off and redone replaces it.
-        progress.setdefault("export_version", next_version(root) if root.exists() else 1)
+        progress.setdefault("export_version", next_version(root))
         write_json(progress_path, progress)
         for leftover in root.glob(".tmp-*"):
             shutil.rmtree(leftover)
