@@ -7,23 +7,16 @@ side, e.g. one per horizon);
 `--predict INPUT ...` runs the exported model on inputs given on the line.
 """
 
-import os
-
-# TensorFlow's C++ start-up notices are noise on a command line.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import argparse
 import json
 import shlex
 import sys
 from pathlib import Path
 
+from core.config import add_options, from_options
+from core.startup import start_command
 from data.errors import USER_ERRORS
-from tasks import TASKS
-from tasks.config import add_options, from_options
-from tasks.evaluation import combine, evaluate, publish
-from tasks.export import latest_version, load_export
-from tasks.runner import load_task
+from tasks import TASKS, load_task
 
 
 def parser() -> argparse.ArgumentParser:
@@ -31,8 +24,8 @@ def parser() -> argparse.ArgumentParser:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     tasks = main.add_subparsers(dest="task", required=True, metavar="TASK")
-    for name, task_class in TASKS.items():
-        sub = tasks.add_parser(name, help=task_class.__doc__.splitlines()[0])
+    for name, registered in TASKS.items():
+        sub = tasks.add_parser(name, help=registered.__doc__.splitlines()[0])
         sub.add_argument(
             "--model", type=Path, nargs="+", required=True, help="run directories of train.py"
         )
@@ -53,22 +46,28 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--data-dir", default=None, metavar="DIR", help="override the run's tfds data dir"
         )
-        add_options(sub, task_class.PredictOptions, "--predict options")
+        add_options(sub, registered.PredictOptions, "--predict options")
     return main
 
 
 def main(argv: list[str]) -> None:
     command_line = parser()
     options = command_line.parse_args(argv)
+    if options.predict is not None:
+        try:
+            predict_options = from_options(TASKS[options.task].PredictOptions, options)
+        except ValueError as error:
+            command_line.error(str(error))
+    start_command()
+    # These load TensorFlow: only once the options are good.
+    from core.evaluation import combine, evaluate, publish
+    from core.export import latest_version, load_export
+
     tasks = [load_task(run_dir) for run_dir in options.model]
     for run_dir, task in zip(options.model, tasks, strict=True):
         if task.name != options.task:
             raise SystemExit(f"{run_dir} holds a {task.name} run, not {options.task}")
     if options.predict is not None:
-        try:
-            predict_options = from_options(tasks[0].PredictOptions, options)
-        except ValueError as error:
-            command_line.error(str(error))
         export = load_export(latest_version(options.model[0] / "export"))
         for row in tasks[0].predict(export, options.predict, predict_options):
             print(json.dumps(row, ensure_ascii=False))
@@ -79,7 +78,7 @@ def main(argv: list[str]) -> None:
             task.data.data_mirror = options.data_mirror
         if options.data_dir is not None:
             task.data.data_dir = options.data_dir
-        reports.append(evaluate(run_dir, task.data))
+        reports.append(evaluate(task, run_dir))
     if not options.benchmark:
         for run_dir, report in zip(options.model, reports, strict=True):
             scores = {"metrics": report["metrics"], "baselines": report["baselines"]}

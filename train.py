@@ -1,27 +1,22 @@
 """Train a task: `python train.py TASK [options]`; `python train.py TASK --help`."""
 
-import os
-
-# TensorFlow's C++ start-up notices are noise on a command line.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import argparse
 import shlex
 import sys
 import time
 from pathlib import Path
 
+from core.config import DataConfig, add_options, from_options
+from core.startup import start_command
 from data.errors import USER_ERRORS
 from tasks import TASKS
-from tasks.config import DataConfig, add_options, from_options
-from tasks.runner import train
 
 
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(description=__doc__)
     tasks = main.add_subparsers(dest="task", required=True, metavar="TASK")
-    for name, task_class in TASKS.items():
-        sub = tasks.add_parser(name, help=task_class.__doc__.splitlines()[0])
+    for name, registered in TASKS.items():
+        sub = tasks.add_parser(name, help=registered.__doc__.splitlines()[0])
         sub.add_argument(
             "--run-dir",
             type=Path,
@@ -37,8 +32,8 @@ def parser() -> argparse.ArgumentParser:
             help="save the training state at least this often within an epoch, and after "
             "every epoch; an interruption costs at most this much work (default: 5.0)",
         )
-        add_options(sub, task_class.Config, f"{name} model")
-        add_options(sub, task_class.Train, "training")
+        add_options(sub, registered.Config, f"{name} model")
+        add_options(sub, registered.Training, "training")
         add_options(sub, DataConfig, "data")
     return main
 
@@ -46,18 +41,22 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> None:
     command_line = parser()
     options = command_line.parse_args(argv)
-    task_class = TASKS[options.task]
+    registered = TASKS[options.task]
     try:
-        task = task_class(
-            from_options(task_class.Config, options),
-            from_options(task_class.Train, options),
+        settings = (
+            from_options(registered.Config, options),
+            from_options(registered.Training, options),
             from_options(DataConfig, options),
         )
     except ValueError as error:
         command_line.error(str(error))
+    start_command()
+    from core.runner import run  # loads TensorFlow: only once the options are good
+
+    task = registered.task_class()(*settings)
     run_dir = options.run_dir or Path("runs") / f"{task.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     command = shlex.join(["python", "train.py", *argv])
-    metrics = train(task, run_dir, command, options.checkpoint_minutes)
+    metrics = run(task, run_dir, command, options.checkpoint_minutes)
     print(f"run directory: {run_dir}")
     print(f"validation: {metrics['validation']}")
 

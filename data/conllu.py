@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from data.errors import DataFormatError
+from data.options import TAGSETS
 from data.pipeline import Examples
 
 # The 17 universal part-of-speech tags (https://universaldependencies.org/u/pos/).
@@ -38,7 +39,6 @@ UPOS = (
     "VERB",
     "X",
 )
-TAGSETS = ("upos", "xpos")
 COLUMNS = "ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL DEPS MISC"
 WORD_ID, SKIPPED_ID = re.compile(r"[1-9]\d*"), re.compile(r"[1-9]\d*-[1-9]\d*|\d+\.[1-9]\d*")
 SPLIT_FILES = {"train": "train", "validation": "dev", "test": "test"}

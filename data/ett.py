@@ -21,6 +21,7 @@ from tensorflow_datasets.core.download.download_manager import NonMatchingChecks
 
 from data.errors import DataFormatError, DatasetUnavailableError
 from data.mirror import RemoteFile, mirror_root, mirrored_file, require_reachable
+from data.options import ETT_SERIES
 from data.preparation import prepare_once
 from data.series import Series, read_series
 
@@ -50,22 +51,28 @@ def _ett_file(name: str, size: int, checksum: str, rows: int, per_hour: int) -> 
     )
 
 
-FILES = {
-    "etth1": _ett_file(
-        "ETTh1",
-        2_589_657,
-        "f18de3ad269cef59bb07b5438d79bb3042d3be49bdeecf01c1cd6d29695ee066",
-        17_420,
-        1,
-    ),
-    "ettm1": _ett_file(
-        "ETTm1",
-        10_360_719,
-        "6ce1759b1a18e3328421d5d75fadcb316c449fcd7cec32820c8dafda71986c9e",
-        69_680,
-        4,
-    ),
-}
+FILES = dict(
+    zip(
+        ETT_SERIES,
+        (
+            _ett_file(
+                "ETTh1",
+                2_589_657,
+                "f18de3ad269cef59bb07b5438d79bb3042d3be49bdeecf01c1cd6d29695ee066",
+                17_420,
+                1,
+            ),
+            _ett_file(
+                "ETTm1",
+                10_360_719,
+                "6ce1759b1a18e3328421d5d75fadcb316c449fcd7cec32820c8dafda71986c9e",
+                69_680,
+                4,
+            ),
+        ),
+        strict=True,
+    )
+)
 CONFIGS = {"etth1": "h1", "ettm1": "m1"}
 
 

@@ -21,10 +21,9 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from data.errors import DataFormatError
+from data.options import MIDI_SUFFIXES
 
 LOWEST_PITCH, KEYS = 21, 88
-MIDI_SUFFIXES = (".mid", ".midi")
-BAD_MIDI_CHOICES = ("skip", "error")
 # Divisible by 1, 2, 3, 4, 6, 8, 12 and 16: every usual grid lands on ticks.
 WRITE_RESOLUTION = 480
 

@@ -20,11 +20,12 @@ from tensorflow_datasets.core.download.checksums import UrlInfo
 
 from data.errors import DatasetUnavailableError
 from data.mirror import RemoteFile, mirror_root, mirrored_file, require_reachable
+from data.options import MULTI30K_LANGUAGES
 from data.pipeline import Examples
 from data.preparation import prepare_once
 
 BASE_URL = "https://github.com/multi30k/dataset/raw/master/data/task1/raw"
-LANGUAGES = ("en", "de", "fr", "cs")
+LANGUAGES = MULTI30K_LANGUAGES
 SPLITS = {"train": "train", "validation": "val", "test": "test_2016_flickr"}
 # sha256 and size of the upstream files (the shared mirror's SHA256SUMS).
 PINS = {

@@ -10,7 +10,7 @@ of the whole source. Masked (padding) positions get zero weight.
 import keras
 from keras import layers, ops
 
-ATTENTIONS = ("bahdanau", "luong")
+from models.options import ATTENTIONS
 
 
 def attend(scores, memory, memory_mask):

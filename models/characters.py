@@ -12,9 +12,8 @@ import keras
 from keras import layers, ops
 
 from models.heads import MaskedMaxPooling
-from models.recurrent import CELLS, recurrent_stack, token_embedding
-
-CHARACTER_ENCODERS = (*CELLS, "cnn")
+from models.options import CHARACTER_ENCODERS
+from models.recurrent import recurrent_stack, token_embedding
 
 
 @keras.saving.register_keras_serializable(package="rnn_suite")

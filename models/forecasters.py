@@ -21,10 +21,8 @@ not reach the network.
 import keras
 from keras import layers, ops
 
-from models.recurrent import CELLS, recurrent_stack
-
-NORMALIZATIONS = ("none", "last", "revin")
-INITIALIZATIONS = ("keras", "pytorch")
+from models.options import INITIALIZATIONS, NORMALIZATIONS, require_whole_segments
+from models.recurrent import CELL_LAYERS, recurrent_stack
 
 
 def _uniform_fan_in(fan_in: int, initialization: str, *names: str) -> dict:
@@ -84,16 +82,6 @@ def recurrent_forecaster(
     flat = layers.Dense(horizon * channels, name="forecast")(state)
     forecast = ops.reshape(flat, (-1, horizon, channels))
     return keras.Model(window, denormalize(forecast, shift, scale), name=name)
-
-
-def require_whole_segments(lookback: int, horizon: int, segment_length: int) -> None:
-    """Raises `ValueError` unless segments tile both the lookback and the horizon."""
-    for what, length in (("lookback", lookback), ("horizon", horizon)):
-        if length % segment_length:
-            raise ValueError(
-                f"{what} {length} is not a multiple of segment_length {segment_length}: "
-                "the segment model cuts both into segments"
-            )
 
 
 def segment_recurrent_forecaster(
@@ -178,7 +166,7 @@ class SegmentRecurrence(layers.Layer):
         self.channel_embedding, self.initialization = channel_embedding, initialization
         weights = ("kernel_initializer", "recurrent_initializer", "bias_initializer")
         # PyTorch's GRU scales every weight by its hidden size.
-        self.gru = CELLS["gru"](
+        self.gru = CELL_LAYERS["gru"](
             units, name="gru", **_uniform_fan_in(units, initialization, *weights)
         )
 

@@ -7,9 +7,8 @@ Keras mask; a padded and an unpadded copy of a sequence pool identically.
 import keras
 from keras import layers, ops
 
+from models.options import POOLINGS
 from models.recurrent import recurrent_stack
-
-POOLINGS = ("last", "max", "mean", "max_mean", "attention")
 
 
 def _step_mask(inputs, mask):

@@ -9,7 +9,9 @@ a GPU (they accept right-padded masks only).
 import keras
 from keras import layers
 
-CELLS = {"simple": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
+from models.options import CELLS
+
+CELL_LAYERS = dict(zip(CELLS, (layers.SimpleRNN, layers.LSTM, layers.GRU), strict=True))
 
 
 def token_embedding(
@@ -45,7 +47,7 @@ def recurrent_stack(
     first; it helps deep stacks train.
     """
     if cell not in CELLS:
-        raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
+        raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
     if depth < 1 or units < 1:
         raise ValueError(f"depth and units must be positive, got depth={depth}, units={units}")
     x = inputs
@@ -53,7 +55,7 @@ def recurrent_stack(
         last = index == depth - 1
         if dropout:
             x = layers.Dropout(dropout, name=f"{name}_dropout_{index}")(x)
-        rnn = CELLS[cell](
+        rnn = CELL_LAYERS[cell](
             units,
             return_sequences=return_sequences or not last,
             recurrent_dropout=recurrent_dropout,

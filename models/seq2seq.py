@@ -15,9 +15,10 @@ from keras import layers, ops
 from models.attention import attention_layer
 from models.decoding import beam_search, greedy_search, tile_beams
 from models.heads import MaskedMeanPooling
-from models.recurrent import CELLS, recurrent_stack, token_embedding
+from models.options import CELLS, DECODER_CELLS
+from models.recurrent import recurrent_stack, token_embedding
 
-DECODER_CELLS = {"gru": layers.GRUCell, "lstm": layers.LSTMCell}
+DECODER_CELL_LAYERS = dict(zip(DECODER_CELLS, (layers.GRUCell, layers.LSTMCell), strict=True))
 
 
 def bidirectional_encoder(
@@ -76,11 +77,11 @@ class AttentionDecoder(layers.Layer):
     ):
         super().__init__(**kwargs)
         if cell not in DECODER_CELLS:
-            raise ValueError(f"decoder cell must be one of {sorted(DECODER_CELLS)}, got {cell!r}")
+            raise ValueError(f"decoder cell must be one of {DECODER_CELLS}, got {cell!r}")
         self.vocabulary_size, self.embedding_dim, self.units = vocabulary_size, embedding_dim, units
         self.cell_name, self.attention_name, self.dropout = cell, attention, dropout
         self.embedding = layers.Embedding(vocabulary_size, embedding_dim, name="target_embedding")
-        self.cell = DECODER_CELLS[cell](units, name=f"decoder_{cell}")
+        self.cell = DECODER_CELL_LAYERS[cell](units, name=f"decoder_{cell}")
         self.attention = attention_layer(attention, units)
         self.mix = layers.Dense(units, activation="tanh", use_bias=False, name="attentional")
         self.input_dropout = layers.Dropout(dropout)
@@ -167,7 +168,7 @@ def sequence_to_sequence(
 ) -> keras.Model:
     """`{"source": ids, "target": START + target ids} -> next-token logits`."""
     if cell not in CELLS or cell not in DECODER_CELLS:
-        raise ValueError(f"cell must be one of {sorted(DECODER_CELLS)}, got {cell!r}")
+        raise ValueError(f"cell must be one of {DECODER_CELLS}, got {cell!r}")
     source = keras.Input((None,), dtype="int32", name="source")
     target = keras.Input((None,), dtype="int32", name="target")
     encoded = bidirectional_encoder(

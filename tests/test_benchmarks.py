@@ -7,8 +7,7 @@ import subprocess
 import pytest
 from conftest import ROOT
 
-from tasks import TASKS
-from tasks.evaluation import (
+from core.evaluation import (
     README,
     TABLE_END,
     TABLE_START,
@@ -18,6 +17,7 @@ from tasks.evaluation import (
     publish,
     results_table,
 )
+from tasks import TASKS
 
 REQUIRED = {
     "task",

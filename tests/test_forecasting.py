@@ -13,13 +13,14 @@ import tensorflow as tf
 from conftest import ROOT
 from helpers import assert_same_outputs, outputs_in_fresh_process
 
+from core import runner
+from core.config import DataConfig, TrainingConfig
+from core.evaluation import combine, evaluate, over_seeds
+from core.export import latest_version, load_export
 from data.errors import DataFormatError
 from models.forecasters import SegmentRecurrence, segment_recurrent_forecaster
-from tasks import runner
-from tasks.config import DataConfig, TrainConfig
-from tasks.evaluation import combine, evaluate, over_seeds
-from tasks.export import latest_version, load_export
-from tasks.forecasting import BLEND_WEIGHTS, Forecasting, ForecastingConfig
+from tasks import load_task, restore_model
+from tasks.forecasting.task import BLEND_WEIGHTS, Forecasting, ForecastingConfig
 
 TINY = dict(lookback=48, horizon=24, segment_length=12, units=16, dropout=0.0, decay=1.0)
 
@@ -42,7 +43,7 @@ def tiny_task(dataset="", mirror="", data_dir="", train=None, **config):
     train = dict(epochs=8, batch_size=32, patience=8, learning_rate=1e-2) | (train or {})
     return Forecasting(
         ForecastingConfig(**(TINY | config)),
-        TrainConfig(**train),
+        TrainingConfig(**train),
         DataConfig(dataset=str(dataset), data_mirror=mirror, data_dir=str(data_dir)),
     )
 
@@ -52,8 +53,8 @@ def sine_run(tmp_path_factory):
     """A tiny segment-recurrent model trained on the sine CSV, and its report."""
     folder = tmp_path_factory.mktemp("sine")
     csv_path = sine_csv(folder / "sine.csv")
-    runner.train(tiny_task(csv_path), folder / "run")
-    return folder / "run", evaluate(folder / "run")
+    runner.run(tiny_task(csv_path), folder / "run")
+    return folder / "run", evaluate(load_task(folder / "run"), folder / "run")
 
 
 @pytest.mark.parametrize(
@@ -69,8 +70,8 @@ def test_tiny_models_forecast_a_sine_well(tmp_path, model, settings, largest_mse
     sees it; so is the blend, whose least squares alone forecasts a sine."""
     csv_path = sine_csv(tmp_path / "sine.csv")
     task = tiny_task(csv_path, model=model, daily_cycle=False, linear_blend=False, **settings)
-    runner.train(task, tmp_path / "run")
-    report = evaluate(tmp_path / "run")
+    runner.run(task, tmp_path / "run")
+    report = evaluate(load_task(tmp_path / "run"), tmp_path / "run")
     mse = report["metrics"]["sine_mse_24"]
     assert mse < largest_mse, report["metrics"]
     assert mse < 0.1 * report["baselines"]["persistence"]["sine_mse_24"]
@@ -92,7 +93,7 @@ def test_every_test_window_is_scored(sine_run):
     32 do not divide 217, and the last, smaller batch still counts."""
     run_dir, report = sine_run
     assert report["test_examples"] == 240 + 48 - 48 - 24 + 1 == 217
-    task, _ = runner.restore_model(run_dir)
+    task, _ = restore_model(run_dir)
     test = task.splits().test
     outputs = task.test_outputs(load_export(latest_version(run_dir / "export")), test)
     assert outputs["forecast"].shape == (217, 24, 2)
@@ -104,7 +105,7 @@ def test_export_scales_and_places_the_mean_day_inside_the_graph(sine_run):
     taking away the mean day at those hours, averaging the model's forecast
     with the least squares from each channel's last value, adding the mean
     day back over the forecast hours and unscaling."""
-    task, model = runner.restore_model(sine_run[0])
+    task, model = restore_model(sine_run[0])
     test = task.splits().test
     raw, starts = test.inputs[:5], test.series.dates[test.starts[:5]]
     export = load_export(latest_version(sine_run[0] / "export"))
@@ -125,7 +126,7 @@ def test_blend_with_least_squares_is_weighted_on_validation(sine_run):
     """The export averages the model with least squares fit on the training
     windows; of the weights 0, 0.1 .. 1 on the model, the run keeps the one
     whose average has the lowest validation MSE."""
-    task, model = runner.restore_model(sine_run[0])
+    task, model = restore_model(sine_run[0])
     splits = task.splits()
     validation, blend = splits.validation, task.saved["blend"]
     served = task.test_outputs(load_export(latest_version(sine_run[0] / "export")), validation)
@@ -170,7 +171,7 @@ def test_daily_cycle_without_dates_is_refused_before_training(tmp_path):
 
 
 def test_export_reloaded_in_fresh_process_gives_the_same_forecast(sine_run):
-    task, model = runner.restore_model(sine_run[0])
+    task, model = restore_model(sine_run[0])
     test = task.splits().test
     raw, starts = test.inputs[:7], test.series.dates[test.starts[:7]].astype(np.int64)
     in_process = (
@@ -284,7 +285,7 @@ def test_ema_validates_and_keeps_the_averaged_weights(tmp_path):
     weights while the raw ones learn."""
     run = tmp_path / "run"
     train = {"epochs": 3, "ema": 0.999999}
-    metrics = runner.train(tiny_task(sine_csv(tmp_path / "sine.csv"), train=train), run)
+    metrics = runner.run(tiny_task(sine_csv(tmp_path / "sine.csv"), train=train), run)
     history = runner.read_history(run / "history.csv")
     assert history[-1]["loss"] < 0.5 * history[0]["loss"]
     scores = [row["val_mse"] for row in history]
@@ -317,10 +318,10 @@ def test_with_ema_the_task_callbacks_score_the_averaged_weights(tmp_path, monkey
             ScoreTheModel(self.batches(splits.validation, training=False)),
         ],
     )
-    runner.train(task, tmp_path / "run")
+    runner.run(task, tmp_path / "run")
     history = runner.read_history(tmp_path / "run" / "history.csv")
     np.testing.assert_allclose(seen, [row["val_mse"] for row in history], rtol=1e-6)
-    task, model = runner.restore_model(tmp_path / "run")
+    task, model = restore_model(tmp_path / "run")
     model.compile(**task.compile_arguments())
     validation = task.batches(task.splits().validation, training=False)
     kept = model.evaluate(validation, verbose=0, return_dict=True)["mse"]
@@ -331,7 +332,7 @@ def test_with_ema_the_task_callbacks_score_the_averaged_weights(tmp_path, monkey
 def test_mae_loss_is_what_training_minimises(tmp_path):
     """`--loss mae` (ETTh1 336 and 720 train with it): the loss logged is the MAE, not the MSE."""
     task = tiny_task(sine_csv(tmp_path / "sine.csv"), loss="mae", train={"epochs": 2})
-    runner.train(task, tmp_path / "run")
+    runner.run(task, tmp_path / "run")
     history = runner.read_history(tmp_path / "run" / "history.csv")
     for epoch in history:
         assert epoch["loss"] == pytest.approx(epoch["mae"], rel=1e-4)
@@ -383,8 +384,8 @@ def test_real_etth1_run_scores_all_2785_test_windows(tmp_path, mirror, tfds_dir)
         mirror=mirror, data_dir=tfds_dir, lookback=96, horizon=96, segment_length=48,
         train={"epochs": 1, "steps_per_epoch": 3, "limit": 512, "batch_size": 256},
     )  # fmt: skip
-    runner.train(task, tmp_path)
-    report = evaluate(tmp_path)
+    runner.run(task, tmp_path)
+    report = evaluate(load_task(tmp_path), tmp_path)
     assert report["test_examples"] == 2785
     assert set(report["metrics"]) == {"etth1_mse_96", "etth1_mae_96"}
     baselines = report["baselines"]

@@ -11,16 +11,18 @@ import pytest
 import tensorflow as tf
 from helpers import outputs_in_fresh_process
 
+from core import runner
+from core.config import DataConfig, TrainingConfig
+from core.evaluation import evaluate
+from core.export import latest_version, load_export
 from data.errors import DataFormatError, DatasetUnavailableError
 from data.jsb import MAT_URL, load_jsb, read_json, read_mat
 from data.midi import KEYS, parse_chord, read_midi, roll_to_midi, write_midi
 from models.nade import IndependentKeys, Nade
 from models.sampling import generate, generate_by_rereading, stack_cells, step
-from tasks import runner
-from tasks.config import DataConfig, TrainConfig
-from tasks.evaluation import evaluate
-from tasks.export import latest_version, load_export
-from tasks.music import (
+from tasks import load_task
+from tasks.music.scores import frame_scores
+from tasks.music.task import (
     FrameNll,
     GenerateOptions,
     Music,
@@ -28,7 +30,6 @@ from tasks.music import (
     masked_nll,
     rolls_as_examples,
 )
-from tasks.music_scores import frame_scores
 
 TINY_MUSIC = dict(
     units=8,
@@ -44,7 +45,7 @@ def tiny_task(head="sigmoid", dataset="", mirror="", data_dir="", config=None, *
     settings = dict(epochs=1, batch_size=8, patience=5, learning_rate=1e-2) | train
     return Music(
         MusicConfig(**(TINY_MUSIC | {"head": head} | (config or {}))),
-        TrainConfig(**settings),
+        TrainingConfig(**settings),
         DataConfig(dataset=str(dataset), data_mirror=mirror, data_dir=str(data_dir)),
     )
 
@@ -240,7 +241,7 @@ def jsb_run(tmp_path_factory, mirror, tfds_dir):
     """Two training steps of a tiny NADE model on the real chorales, exported."""
     run_dir = tmp_path_factory.mktemp("jsb") / "run"
     task = tiny_task("nade", mirror=mirror, data_dir=tfds_dir, limit=16, steps_per_epoch=2)
-    runner.train(task, run_dir)
+    runner.run(task, run_dir)
     return run_dir
 
 
@@ -256,7 +257,7 @@ def keyboard_run(tmp_path_factory, mirror, tfds_dir):
         limit=16,
         steps_per_epoch=2,
     )
-    runner.train(task, run_dir)
+    runner.run(task, run_dir)
     return run_dir
 
 
@@ -283,7 +284,7 @@ def test_real_run_generates_identically_after_reload_in_a_fresh_process(run, req
 
 
 def test_real_run_is_scored_through_the_export_beside_baselines(jsb_run):
-    report = evaluate(jsb_run)
+    report = evaluate(load_task(jsb_run), jsb_run)
     assert report["test_examples"] == 77 and report["headline_metric"] == "nll_joint"
     metrics = report["metrics"]
     assert set(metrics) == {"nll_joint", "nll_joint_without_first_frame", "frame_accuracy"}
@@ -294,7 +295,7 @@ def test_real_run_is_scored_through_the_export_beside_baselines(jsb_run):
 
 
 def test_predict_writes_the_piece_and_names_bad_chords(jsb_run, tmp_path):
-    task = runner.load_task(jsb_run)
+    task = load_task(jsb_run)
     export = load_export(latest_version(jsb_run / "export"))
     options = GenerateOptions(steps=8, out=str(tmp_path / "piece.mid"), wav=True)
     (row,) = task.predict(export, ["C4 E4 G4"], options)
@@ -324,7 +325,7 @@ def test_learns_a_progression_far_beyond_the_baselines(tmp_path):
     of the first-order Markov (previous frame) baseline's."""
     folder = write_progression(tmp_path / "midi")
     task = tiny_task(dataset=folder, epochs=20, patience=20, learning_rate=3e-2)
-    runner.train(task, tmp_path / "run")
-    report = evaluate(tmp_path / "run")
+    runner.run(task, tmp_path / "run")
+    report = evaluate(load_task(tmp_path / "run"), tmp_path / "run")
     markov = report["baselines"]["previous_frame_logistic"]["nll_sigmoid"]
     assert report["metrics"]["nll_sigmoid"] < 0.5 * markov, report

@@ -8,11 +8,12 @@ import tensorflow as tf
 from conftest import TINY_POS
 from helpers import assert_same_outputs, outputs_in_fresh_process
 
-from tasks import runner
-from tasks.config import DataConfig, TrainConfig
-from tasks.evaluation import evaluate
-from tasks.export import latest_version
-from tasks.pos_tagging import PosConfig, PosTagging
+from core import runner
+from core.config import DataConfig, TrainingConfig
+from core.evaluation import evaluate
+from core.export import latest_version
+from tasks import load_task, restore_model
+from tasks.pos.task import PosConfig, PosTagging
 
 # Word families told apart by their endings: the test sentences use new stems.
 SUFFIXES = {"NOUN": "tion", "VERB": "izes", "ADV": "ly", "ADJ": "ous"}
@@ -39,7 +40,7 @@ def tiny_task(dataset="", mirror="", data_dir="", **train) -> PosTagging:
     settings = dict(epochs=6, batch_size=16, patience=6, learning_rate=1e-2) | train
     return PosTagging(
         PosConfig(**TINY_POS),
-        TrainConfig(**settings),
+        TrainingConfig(**settings),
         DataConfig(dataset=str(dataset), data_mirror=mirror, data_dir=str(data_dir)),
     )
 
@@ -48,8 +49,8 @@ def test_learns_to_tag_unseen_words_from_their_endings(tmp_path):
     """Test words are almost all unseen in training; the character encoder still
     tags >= 90 % of them right (chance: 1 in 17), scored through the export."""
     task = tiny_task(synthetic_treebank(tmp_path / "treebank.conllu", count=300), epochs=4)
-    runner.train(task, tmp_path / "run")
-    report = evaluate(tmp_path / "run")
+    runner.run(task, tmp_path / "run")
+    report = evaluate(load_task(tmp_path / "run"), tmp_path / "run")
     metrics = report["metrics"]
     assert metrics["oov_words"] > 0.5 * metrics["words"]
     assert metrics["upos_accuracy"] >= 0.9 and metrics["oov_upos_accuracy"] >= 0.9, metrics
@@ -63,13 +64,13 @@ def ewt_run(tmp_path_factory, mirror, tfds_dir):
     """A few training steps on a few hundred real EWT sentences, exported."""
     run_dir = tmp_path_factory.mktemp("ewt") / "run"
     task = tiny_task(mirror=mirror, data_dir=tfds_dir, limit=300, epochs=1, steps_per_epoch=8)
-    runner.train(task, run_dir)
+    runner.run(task, run_dir)
     return run_dir
 
 
 def test_export_reloaded_in_fresh_process_tags_like_the_model(ewt_run):
     """The default endpoint takes padded tokens; the text endpoint agrees with it."""
-    task, model = runner.restore_model(ewt_run)
+    task, model = restore_model(ewt_run)
     sentences = task.splits().test.inputs[:12]
     width = max(len(tokens) for tokens in sentences)
     padded = [list(tokens) + [""] * (width - len(tokens)) for tokens in sentences]
@@ -87,7 +88,7 @@ def test_export_handles_awkward_sentences(ewt_run):
     """Empty sentences, one word, 500 words, unseen characters; a sentence's tags
     do not depend on the batch it is served in."""
     loaded = tf.saved_model.load(str(latest_version(ewt_run / "export")))
-    tags = {tag.encode() for tag in runner.load_task(ewt_run).tags}
+    tags = {tag.encode() for tag in load_task(ewt_run).tags}
     sentences = [[], ["Hello"], ["word"] * 500, ["Ωμέγα", "🙂", "東京", "\u200b"]]
     width = max(len(tokens) for tokens in sentences)
     padded = tf.constant([tokens + [""] * (width - len(tokens)) for tokens in sentences])
@@ -105,7 +106,7 @@ def test_export_handles_awkward_sentences(ewt_run):
 
 def test_predict_prints_word_tag_pairs(ewt_run):
     """What `evaluate.py pos --model RUN --predict TEXT` prints, one row per text."""
-    task = runner.load_task(ewt_run)
+    task = load_task(ewt_run)
     export = tf.saved_model.load(str(latest_version(ewt_run / "export")))
     first, empty = task.predict(export, ["I saw her .", ""], task.PredictOptions())
     words, tags = zip(*(pair.rsplit("/", 1) for pair in first["tagged"].split()), strict=True)

@@ -9,7 +9,7 @@ from conftest import TINY_POS
 from data.conllu import UPOS, Sentence, as_examples
 from data.tokens import TokenIds, characters
 from models.characters import TokenDropout, character_features
-from tasks.pos_tagging import PosConfig, PosTagging
+from tasks.pos.task import PosConfig, PosTagging
 
 SENTENCES = [
     Sentence(

@@ -13,8 +13,9 @@ import pytest
 from conftest import ROOT, TINY_SENTIMENT
 from test_sentiment import synthetic_reviews, tiny_task
 
-from tasks import runner
-from tasks.evaluation import evaluate
+from core import runner
+from core.evaluation import evaluate
+from tasks import load_task
 
 # `python KILLER POINT TRAIN_ARGS...` runs train.py and kills itself with
 # SIGKILL at POINT: `batch:EPOCH,BATCH` after that training step, `export`
@@ -32,7 +33,7 @@ def die():
 
 
 if point.startswith("batch:"):
-    from tasks.sentiment import Sentiment
+    from tasks.sentiment.task import Sentiment
 
     at = tuple(map(int, point.removeprefix("batch:").split(",")))
 
@@ -138,7 +139,10 @@ def test_the_same_command_twice_gives_the_same_weights_and_metrics(
     result = train(tiny_command(reviews, tmp_path / "again"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert_same_run(reference_run, tmp_path / "again")
-    assert evaluate(reference_run)["metrics"] == evaluate(tmp_path / "again")["metrics"]
+    assert (
+        evaluate(load_task(reference_run), reference_run)["metrics"]
+        == evaluate(load_task(tmp_path / "again"), tmp_path / "again")["metrics"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -193,19 +197,19 @@ def test_a_resume_with_other_data_is_refused_and_changes_nothing(reviews, tmp_pa
 
 def test_a_file_changed_under_a_run_is_refused(tmp_path):
     data = synthetic_reviews(tmp_path / "reviews.csv", count=200)
-    runner.train(tiny_task(data, epochs=1), tmp_path / "run")
+    runner.run(tiny_task(data, epochs=1), tmp_path / "run")
     synthetic_reviews(data, count=200, seed=1)  # the same path, other reviews
     with pytest.raises(FileExistsError, match="trained on other data"):
-        runner.train(tiny_task(data, epochs=1), tmp_path / "run")
+        runner.run(tiny_task(data, epochs=1), tmp_path / "run")
     with pytest.raises(FileExistsError, match=r"other train settings: epochs 1 \(now 2\)"):
-        runner.train(tiny_task(synthetic_reviews(data, count=200), epochs=2), tmp_path / "run")
+        runner.run(tiny_task(synthetic_reviews(data, count=200), epochs=2), tmp_path / "run")
 
 
 def test_a_finished_run_given_again_is_returned_untouched(tmp_path):
     data = synthetic_reviews(tmp_path / "reviews.csv", count=200)
-    metrics = runner.train(tiny_task(data, epochs=1), tmp_path / "run")
+    metrics = runner.run(tiny_task(data, epochs=1), tmp_path / "run")
     before = snapshot(tmp_path / "run")
-    assert runner.train(tiny_task(data, epochs=1), tmp_path / "run") == metrics
+    assert runner.run(tiny_task(data, epochs=1), tmp_path / "run") == metrics
     assert snapshot(tmp_path / "run") == before
 
 
@@ -223,18 +227,17 @@ def test_the_benchmark_command_combines_seeds_into_mean_std_and_per_seed(
     """`evaluate.py --benchmark` over the runs of seeds 0, 1, 2: one file whose
     headline metric has its mean, standard deviation and per-seed values,
     with each run's settings, commit and command, and the command itself."""
+    import core.evaluation
     import evaluate as evaluate_command
 
     data = synthetic_reviews(tmp_path / "reviews.csv", count=200)
     runs = [tmp_path / f"run-s{seed}" for seed in (0, 1, 2)]
     for seed, run_dir in enumerate(runs):
-        runner.train(tiny_task(data, epochs=1, seed=seed), run_dir, f"python train.py s{seed}")
+        runner.run(tiny_task(data, epochs=1, seed=seed), run_dir, f"python train.py s{seed}")
     readme = tmp_path / "README.md"
     readme.write_text("<!-- results:start -->\n<!-- results:end -->\n")
-    published = evaluate_command.publish
-    monkeypatch.setattr(
-        evaluate_command, "publish", lambda report: published(report, tmp_path, readme)
-    )
+    monkeypatch.setattr(core.evaluation, "BENCHMARKS", tmp_path)
+    monkeypatch.setattr(core.evaluation, "README", readme)
     evaluate_command.main(["sentiment", "--model", *map(str, runs), "--benchmark"])
     report = json.loads((tmp_path / "sentiment.json").read_text())
     accuracy = report["metrics"]["accuracy"]
@@ -259,7 +262,7 @@ def test_learning_rate_and_early_stopping_counters_survive_a_restart(tmp_path, m
     counters would cut it at other epochs."""
     import keras
 
-    from tasks.sentiment import Sentiment
+    from tasks.sentiment.task import Sentiment
 
     class StopAt(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -278,12 +281,12 @@ def test_learning_rate_and_early_stopping_counters_survive_a_restart(tmp_path, m
         ],
     )
     data = synthetic_reviews(tmp_path / "reviews.csv", count=200)
-    runner.train(tiny_task(data, epochs=6, patience=6), tmp_path / "once")
+    runner.run(tiny_task(data, epochs=6, patience=6), tmp_path / "once")
     stop_at[0] = 3
     with pytest.raises(KeyboardInterrupt):
-        runner.train(tiny_task(data, epochs=6, patience=6), tmp_path / "twice")
+        runner.run(tiny_task(data, epochs=6, patience=6), tmp_path / "twice")
     stop_at[0] = None
-    runner.train(tiny_task(data, epochs=6, patience=6), tmp_path / "twice")
+    runner.run(tiny_task(data, epochs=6, patience=6), tmp_path / "twice")
     rates = [
         [row["learning_rate"] for row in runner.read_history(run / "history.csv")]
         for run in (tmp_path / "once", tmp_path / "twice")

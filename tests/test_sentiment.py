@@ -9,11 +9,12 @@ import tensorflow as tf
 from conftest import ROOT, TINY_SENTIMENT
 from helpers import assert_same_outputs, outputs_in_fresh_process
 
-from tasks import runner
-from tasks.config import DataConfig, TrainConfig
-from tasks.evaluation import evaluate
-from tasks.export import latest_version
-from tasks.sentiment import Sentiment, SentimentConfig
+from core import runner
+from core.config import DataConfig, TrainingConfig
+from core.evaluation import evaluate
+from core.export import latest_version
+from tasks import load_task, restore_model
+from tasks.sentiment.task import Sentiment, SentimentConfig
 
 POSITIVE, NEGATIVE = ["superb", "delightful", "moving"], ["awful", "boring", "clumsy"]
 
@@ -36,7 +37,7 @@ def tiny_task(dataset="", mirror="", data_dir="", **train):
     settings = dict(epochs=5, batch_size=16, patience=5, learning_rate=1e-2) | train
     return Sentiment(
         SentimentConfig(**TINY_SENTIMENT),
-        TrainConfig(**settings),
+        TrainingConfig(**settings),
         DataConfig(dataset=str(dataset), data_mirror=mirror, data_dir=str(data_dir)),
     )
 
@@ -45,8 +46,8 @@ def test_learns_synthetic_sentiment_well_beyond_chance(tmp_path):
     """A sentiment word hidden among filler decides the label: accuracy >= 0.9
     on held-out test examples (chance is 0.5), scored through the export."""
     task = tiny_task(synthetic_reviews(tmp_path / "reviews.csv"))
-    runner.train(task, tmp_path / "run")
-    report = evaluate(tmp_path / "run")
+    runner.run(task, tmp_path / "run")
+    report = evaluate(load_task(tmp_path / "run"), tmp_path / "run")
     assert report["metrics"]["accuracy"] >= 0.9, report["metrics"]
     assert report["baselines"]["tfidf_ngram_logreg"]["accuracy"] >= 0.9
 
@@ -99,7 +100,7 @@ def imdb_run(tmp_path_factory, mirror, tfds_dir):
     """A few training steps on a small subset of the real IMDB, exported."""
     run_dir = tmp_path_factory.mktemp("imdb") / "run"
     task = tiny_task(mirror=mirror, data_dir=tfds_dir, limit=256, epochs=1, steps_per_epoch=4)
-    runner.train(task, run_dir)
+    runner.run(task, run_dir)
     return run_dir
 
 
@@ -118,7 +119,7 @@ def test_real_imdb_run_has_every_artifact(imdb_run):
 
 
 def test_export_reloaded_in_fresh_process_predicts_like_the_model(imdb_run):
-    task, model = runner.restore_model(imdb_run)
+    task, model = restore_model(imdb_run)
     reviews = task.splits().test.inputs[:16].tolist()
     in_process = task.serving(model).endpoints["serve"].function(tf.constant(reviews))
     reloaded = outputs_in_fresh_process(latest_version(imdb_run / "export"), reviews)

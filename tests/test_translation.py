@@ -6,11 +6,12 @@ import pytest
 import tensorflow as tf
 from helpers import outputs_in_fresh_process
 
-from tasks import runner
-from tasks.config import DataConfig, TrainConfig
-from tasks.evaluation import evaluate
-from tasks.export import latest_version, load_export
-from tasks.translation import TranslateOptions, Translation, TranslationConfig
+from core import runner
+from core.config import DataConfig, TrainingConfig
+from core.evaluation import evaluate
+from core.export import latest_version, load_export
+from tasks import load_task, restore_model
+from tasks.translation.task import TranslateOptions, Translation, TranslationConfig
 
 TINY = dict(vocabulary_size=60, embedding_dim=16, encoder_units=16, decoder_units=32, dropout=0.0)
 WORDS = ["cat", "dog", "bird", "fish", "red", "big", "runs", "sleeps", "eats", "sings"]
@@ -37,7 +38,7 @@ def write_parallel_files(folder, seed=0):
 def tiny_task(dataset, **train):
     settings = dict(epochs=8, batch_size=32, patience=8, learning_rate=1e-2) | train
     config = TranslationConfig(**TINY, beam_width=3, length_penalty=-1.0)
-    return Translation(config, TrainConfig(**settings), DataConfig(dataset=str(dataset)))
+    return Translation(config, TrainingConfig(**settings), DataConfig(dataset=str(dataset)))
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +46,14 @@ def glossary_run(tmp_path_factory):
     """A tiny translator trained on the generated files, exported."""
     folder = write_parallel_files(tmp_path_factory.mktemp("parallel"))
     run_dir = folder / "run"
-    runner.train(tiny_task(folder), run_dir)
+    runner.run(tiny_task(folder), run_dir)
     return run_dir
 
 
 def test_learns_a_glossary_language_far_beyond_copying(glossary_run):
     """Scored through the export on held-out sentences: beam and greedy BLEU
     well above the copy-the-source baseline; val BLEU chose the best epoch."""
-    report = evaluate(glossary_run)
+    report = evaluate(load_task(glossary_run), glossary_run)
     metrics = report["metrics"]
     assert metrics["bleu"] >= 60 and metrics["bleu_greedy"] >= 60, metrics
     assert report["baselines"]["copy_source"]["bleu"] < 5
@@ -64,7 +65,7 @@ def test_learns_a_glossary_language_far_beyond_copying(glossary_run):
 def test_export_reloaded_in_fresh_process_translates_identically(glossary_run):
     """Beam search in the training process and in a fresh one (TensorFlow and
     tensorflow_text only) give the same translations and scores."""
-    task, model = runner.restore_model(glossary_run)
+    task, model = restore_model(glossary_run)
     sentences = ["cat runs", "big red dog eats fish", "bird"]
     endpoint = task.serving(model).endpoints["translate"]
     in_process = tf.function(endpoint.function, input_signature=endpoint.signature)(
@@ -96,7 +97,7 @@ def test_export_handles_awkward_input(glossary_run):
 
 
 def test_predict_writes_an_attention_heat_map(glossary_run, tmp_path):
-    task = runner.load_task(glossary_run)
+    task = load_task(glossary_run)
     export = load_export(latest_version(glossary_run / "export"))
     path = tmp_path / "attention.png"
     options = TranslateOptions(beam_width=3, attention_map=str(path))

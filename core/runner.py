@@ -5,7 +5,7 @@ run then ends with the weights and metrics of a run never interrupted.
 
 run_dir/config.json          resolved settings, commit and data fingerprint
 run_dir/state.json           preprocessing adapted on train (vocabularies)
-run_dir/checkpoint.npz       training state while training (tasks.fitting)
+run_dir/checkpoint.npz       training state while training (core.fitting)
 run_dir/progress.json        which steps after training are done
 run_dir/best.weights.h5      weights of the best validation epoch
 run_dir/history.csv          one row per epoch, with its wall time
@@ -26,32 +26,31 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tasks import TASKS
-from tasks.base import Splits, Task
-from tasks.config import DataConfig, from_dict
-from tasks.export import export, next_version
-from tasks.files import remove_leftovers, write_json
-from tasks.fitting import fit, read_history
-from tasks.plots import plot_history
+from core.export import export, next_version
+from core.files import remove_leftovers, write_json
+from core.fitting import fit, read_history
+from core.plots import plot_history
+from core.task import Splits, Task
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
 
-def train(task: Task, run_dir: Path, command: str = "", checkpoint_minutes: float = 5.0) -> dict:
-    """Trains `task` into `run_dir`, resuming whatever an earlier attempt left
-    unfinished; a finished run with the same settings is returned as it is."""
+def run(task: Task, run_dir: Path, command: str = "", checkpoint_minutes: float = 5.0) -> dict:
+    """Trains, tunes, exports and validates `task` in `run_dir`, resuming
+    whatever an earlier attempt left unfinished; a finished run with the
+    same settings is returned as it is."""
     if tf.config.list_physical_devices("GPU"):
         # GPU kernels (cuDNN's among them) may sum in any order unless asked
         # not to; ops without a deterministic kernel then fail instead. The
         # CPU kernels used here are deterministic already, and the flag costs
         # them about 3.5% of wall time (docs/experiments/reproducibility.md).
         tf.config.experimental.enable_op_determinism()
-    keras.utils.set_random_seed(task.train.seed)
+    keras.utils.set_random_seed(task.training.seed)
     splits = task.splits()  # bad data stops here, before the run directory exists
     settings = {
         "task": task.name,
         "config": dataclasses.asdict(task.config),
-        "train": dataclasses.asdict(task.train),
+        "train": dataclasses.asdict(task.training),
         "data": dataclasses.asdict(task.data),
         "data_fingerprint": fingerprint(splits),
         "command": command,
@@ -74,12 +73,12 @@ def train(task: Task, run_dir: Path, command: str = "", checkpoint_minutes: floa
 
     # Data loading and adapting may draw random numbers, and a resumed run
     # skips them: the weights are drawn from a freshly seeded state.
-    keras.utils.set_random_seed(task.train.seed)
+    keras.utils.set_random_seed(task.training.seed)
     model = task.build_model()
-    averaging = {"use_ema": True, "ema_momentum": task.train.ema} if task.train.ema else {}
+    averaging = {"use_ema": True, "ema_momentum": task.training.ema} if task.training.ema else {}
     model.compile(
         optimizer=keras.optimizers.Adam(
-            task.train.learning_rate, clipnorm=task.train.clipnorm or None, **averaging
+            task.training.learning_rate, clipnorm=task.training.clipnorm or None, **averaging
         ),
         **task.compile_arguments(),
     )
@@ -130,7 +129,7 @@ def _throughput(task: Task, train_batches, history: list[dict]) -> dict:
     real, padded = task.count_tokens(train_batches)
     fit_seconds = sum(row["fit_seconds"] for row in history)
     # With steps_per_epoch an epoch is not one pass, so tokens are unknown.
-    passes = 0 if task.train.steps_per_epoch else len(history)
+    passes = 0 if task.training.steps_per_epoch else len(history)
     return {
         "train_seconds": round(sum(row["epoch_seconds"] for row in history), 1),
         "tokens_per_epoch": real,
@@ -204,30 +203,6 @@ def source_version() -> dict:
 
     commit = git("rev-parse", "HEAD")
     return {"commit": commit or None, "clean": bool(commit) and not git("status", "--porcelain")}
-
-
-def load_task(run_dir: Path, data: DataConfig | None = None) -> Task:
-    """Re-creates the task a run was trained with, adapted state included."""
-    path = run_dir / "config.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json)")
-    saved = json.loads(path.read_text())
-    task_class = TASKS[saved["task"]]
-    task = task_class(
-        from_dict(task_class.Config, saved["config"]),
-        from_dict(task_class.Train, saved["train"]),
-        data or from_dict(DataConfig, saved["data"]),
-    )
-    task.load_state(run_dir / "state.json")
-    return task
-
-
-def restore_model(run_dir: Path) -> tuple[Task, keras.Model]:
-    """The task and its best model, as `train` left them in `run_dir`."""
-    task = load_task(run_dir)
-    model = task.build_model()
-    model.load_weights(run_dir / "best.weights.h5")
-    return task, model
 
 
 def _best_index(history: list[dict], task: Task) -> int:

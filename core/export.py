@@ -83,19 +83,44 @@ def load_export(path: Path):
 
 
 def predict(
-    serve: Callable, inputs: np.ndarray, batch_size: int = 256, progress: bool = True
+    serve: Callable,
+    inputs: np.ndarray,
+    *,
+    arguments: Callable | None = None,
+    steps: np.ndarray | None = None,
+    batch_size: int = 256,
+    progress: bool = True,
 ) -> dict[str, np.ndarray]:
-    """Runs `serve` over raw inputs in batches of similar length.
+    """Runs `serve` over `inputs` in batches of similar length; every output
+    comes back per input, in input order.
 
-    Sorting by length keeps padding low; outputs come back in input order.
+    `arguments(indices)` makes serve's arguments for those inputs (default:
+    the inputs, raw strings, as one tensor). `steps` gives each input's
+    length when the outputs have one row per step: each input's output is
+    then cut to its length (an object array of arrays). Sorting by length
+    keeps padding low.
     """
-    order = np.argsort([len(item) for item in inputs], kind="stable")
-    pieces: dict[str, list] = {}
+    lengths = steps if steps is not None else [len(item) for item in inputs]
+    order = np.argsort(lengths, kind="stable")
+    if arguments is None:
+        arguments = lambda chosen: [tf.constant(inputs[chosen].tolist())]  # noqa: E731
+    outputs: dict[str, list] = {}
+    dtypes = {}
     starts = range(0, len(inputs), batch_size)
     for start in tqdm(starts, desc="predict", unit="batch", disable=not progress):
-        batch = inputs[order[start : start + batch_size]]
-        for name, values in serve(tf.constant(batch.tolist())).items():
-            pieces.setdefault(name, []).append(values.numpy())
-    restored = np.empty(len(inputs), dtype=int)
-    restored[order] = np.arange(len(inputs))
-    return {name: np.concatenate(values)[restored] for name, values in pieces.items()}
+        chosen = order[start : start + batch_size]
+        for name, values in serve(*arguments(chosen)).items():
+            values, rows = values.numpy(), outputs.setdefault(name, [None] * len(inputs))
+            dtypes[name] = values.dtype
+            for row, index in enumerate(chosen):
+                rows[index] = values[row] if steps is None else values[row, : steps[index]]
+    if steps is None:
+        return {name: np.array(rows, dtype=dtypes[name]) for name, rows in outputs.items()}
+    return {name: _column(rows) for name, rows in outputs.items()}
+
+
+def _column(rows: list) -> np.ndarray:
+    """A 1-D object array of `rows` (numpy would stack rows of one length)."""
+    column = np.empty(len(rows), dtype=object)
+    column[:] = rows
+    return column

@@ -18,7 +18,7 @@ def option(default, help: str, choices: tuple | None = None, metavar: str | None
 
 
 @dataclass
-class TrainConfig:
+class TrainingConfig:
     """How any task is fitted. The defaults are the benchmark settings."""
 
     epochs: int = option(10, "upper bound; early stopping usually ends sooner")
@@ -37,12 +37,13 @@ class TrainConfig:
     def __post_init__(self):
         require_positive(self, "epochs", "batch_size", "learning_rate", "patience")
         require_positive(self, "clipnorm", "limit", "steps_per_epoch", or_zero=True)
-        if not 0.0 <= self.ema < 1.0:
-            raise ValueError(f"ema must be in [0, 1), got {self.ema}")
-        if not 0.0 < self.validation_fraction < 1.0:
-            raise ValueError(
-                f"validation_fraction must be in (0, 1), got {self.validation_fraction}"
-            )
+        require_within(self, "[0, 1)", "ema")
+        require_within(self, "(0, 1)", "validation_fraction")
+
+
+@dataclass
+class NoOptions:
+    """A task whose `evaluate.py --predict` takes no options of its own."""
 
 
 @dataclass
@@ -67,6 +68,18 @@ def require_positive(config, *names: str, or_zero: bool = False) -> None:
         if value < 0 or (value == 0 and not or_zero):
             bound = ">= 0" if or_zero else "> 0"
             raise ValueError(f"{name} must be {bound}, got {value}")
+
+
+def require_within(config, interval: str, *names: str) -> None:
+    """Raises `ValueError` naming the first field outside `interval`, written
+    as in mathematics: "[0, 1)" holds 0 and not 1."""
+    low, high = (float(bound) for bound in interval[1:-1].split(","))
+    for name in names:
+        value = getattr(config, name)
+        above = value >= low if interval[0] == "[" else value > low
+        below = value <= high if interval[-1] == "]" else value < high
+        if not (above and below):
+            raise ValueError(f"{name} must be in {interval}, got {value}")
 
 
 def add_options(parser: argparse.ArgumentParser, config_class: type, title: str) -> None:

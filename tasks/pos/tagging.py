@@ -11,18 +11,15 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import tensorflow as tf
+from matplotlib.figure import Figure
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import ConfusionMatrixDisplay, precision_recall_fscore_support
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from sklearn.feature_extraction import DictVectorizer  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.metrics import ConfusionMatrixDisplay, precision_recall_fscore_support  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from data.pipeline import Examples  # noqa: E402
+from core.export import predict
+from data.pipeline import Examples
 
 
 def flatten(column: Iterable[tuple]) -> list:
@@ -38,28 +35,23 @@ def as_column(rows: list) -> np.ndarray:
 
 
 def tag_sentences(
-    serve: Callable, sentences: np.ndarray, batch_size: int = 128, progress: bool = True
+    serve: Callable, sentences: np.ndarray, progress: bool = True
 ) -> dict[str, np.ndarray]:
-    """Tags and confidences of `serve` (padded tokens in) for each sentence.
+    """Tags and confidences of `serve` (padded tokens in) for each sentence."""
 
-    Sentences of similar length share a batch, which keeps padding low;
-    outputs come back in input order, cut to each sentence's length.
-    """
-    order = np.argsort([len(tokens) for tokens in sentences], kind="stable")
-    tags, confidence = [None] * len(sentences), [None] * len(sentences)
-    starts = range(0, len(sentences), batch_size)
-    for start in tqdm(starts, desc="tag", unit="batch", disable=not progress):
-        chosen = order[start : start + batch_size]
+    def padded(chosen):
         width = max(len(sentences[index]) for index in chosen)
-        padded = np.full((len(chosen), width), "", dtype=object)
+        tokens = np.full((len(chosen), width), "", dtype=object)
         for row, index in enumerate(chosen):
-            padded[row, : len(sentences[index])] = sentences[index]
-        outputs = serve(tf.constant(padded.tolist(), tf.string, shape=padded.shape))
-        for row, index in enumerate(chosen):
-            length = len(sentences[index])
-            tags[index] = [tag.decode() for tag in outputs["tags"][row, :length].numpy()]
-            confidence[index] = outputs["confidence"][row, :length].numpy()
-    return {"tags": as_column(tags), "confidence": as_column(confidence)}
+            tokens[row, : len(sentences[index])] = sentences[index]
+        return [tf.constant(tokens.tolist(), tf.string, shape=tokens.shape)]
+
+    lengths = np.array([len(tokens) for tokens in sentences])
+    outputs = predict(
+        serve, sentences, arguments=padded, steps=lengths, batch_size=128, progress=progress
+    )
+    tags = [[tag.decode() for tag in row] for row in outputs["tags"]]
+    return {"tags": as_column(tags), "confidence": outputs["confidence"]}
 
 
 def tagging_scores(
@@ -105,7 +97,8 @@ def confusion_figure(predicted: np.ndarray, examples: Examples, tags: list[str],
     gold, guess = flatten(examples.targets), flatten(predicted)
     labels = [*tags, *sorted(set(gold) - set(tags))]
     size = max(6.0, 0.45 * len(labels))
-    figure, axis = plt.subplots(figsize=(size + 1.5, size))
+    figure = Figure(figsize=(size + 1.5, size))
+    axis = figure.subplots()
     ConfusionMatrixDisplay.from_predictions(
         gold,
         guess,
@@ -121,7 +114,6 @@ def confusion_figure(predicted: np.ndarray, examples: Examples, tags: list[str],
     axis.set_title(f"test confusion matrix ({len(gold)} words; rows: gold, sum to 1)")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
-    plt.close(figure)
 
 
 def most_frequent_tag(train: Examples, sentences: np.ndarray) -> np.ndarray:

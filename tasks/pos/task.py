@@ -7,7 +7,6 @@ word vector plus a vector built from their characters, so unseen words are
 tagged from their spelling.
 """
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -15,16 +14,16 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from data.conllu import TAGSETS, UPOS, as_examples, read_treebank
+from core.export import Endpoint, Serving
+from core.task import Task
+from data.conllu import UPOS, as_examples, read_treebank
 from data.pipeline import Examples, bucketed_batches, featurized, word_count
 from data.tokens import TokenIds
 from data.ud import RELEASE, load_ewt
-from models.characters import CHARACTER_ENCODERS, TokenDropout, character_features
-from models.recurrent import CELLS, recurrent_stack, token_embedding
-from tasks.base import Task
-from tasks.config import TrainConfig, option, require_positive
-from tasks.export import Endpoint, Serving
-from tasks.tagging import (
+from models.characters import TokenDropout, character_features
+from models.recurrent import recurrent_stack, token_embedding
+from tasks.pos.config import PosConfig, PosTrain
+from tasks.pos.tagging import (
     confusion_figure,
     flatten,
     most_frequent_tag,
@@ -34,62 +33,12 @@ from tasks.tagging import (
 )
 
 
-@dataclass
-class PosConfig:
-    """The tagger and its preprocessing; defaults reproduce the benchmark."""
-
-    tagset: str = option(
-        "upos", "tags to learn: UPOS (17 universal) or the treebank's XPOS", TAGSETS
-    )
-    min_word_count: int = option(1, "training words seen this often get their own vector")
-    word_embedding_dim: int = option(100, "width of the learned word vectors (no pretraining)")
-    word_dropout: float = option(
-        0.25, "share of training words hidden as unknown, so unseen words are learned"
-    )
-    character_encoder: str = option("lstm", "how a word's characters are read", CHARACTER_ENCODERS)
-    character_embedding_dim: int = option(50, "width of the character vectors")
-    character_units: int = option(100, "character encoder units (per direction if recurrent)")
-    max_word_characters: int = option(
-        20, "characters read per word; longer words keep their first and last halves"
-    )
-    cell: str = option("lstm", "recurrent cell of the tagger", tuple(CELLS))
-    units: int = option(192, "tagger units per direction and layer")
-    depth: int = option(2, "stacked bidirectional layers")
-    dropout: float = option(0.33, "dropout on each recurrent layer's input")
-    residual: bool = option(False, "residual connections between stacked layers")
-    output_dropout: float = option(0.33, "dropout before the per-word classifier")
-    learning_rate_decay: float = option(
-        0.5, "multiply the step size by this after an epoch without validation gain (1 = never)"
-    )
-
-    def __post_init__(self):
-        require_positive(
-            self, "min_word_count", "word_embedding_dim", "character_embedding_dim", "units"
-        )
-        require_positive(self, "character_units", "max_word_characters", "depth")
-        for name in ("word_dropout", "dropout", "output_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        if not 0.0 < self.learning_rate_decay <= 1.0:
-            raise ValueError(
-                f"learning_rate_decay must be in (0, 1], got {self.learning_rate_decay}"
-            )
-
-
-@dataclass
-class PosTrain(TrainConfig):
-    """How the POS benchmark trains: long enough for the halved step sizes to pay off."""
-
-    epochs: int = option(30, "upper bound; the step size halves on a plateau, patience stops")
-    patience: int = option(4, "epochs without validation improvement before stopping")
-
-
 class PosTagging(Task):
     """Many-to-many, aligned: a sentence's words -> their part-of-speech tags."""
 
     name = "pos"
     Config = PosConfig
-    Train = PosTrain
+    Training = PosTrain
     # Accuracy on 25,000 validation words is steady enough to pick epochs by.
     monitor = "val_accuracy"
     monitor_mode = "max"
@@ -143,7 +92,7 @@ class PosTagging(Task):
         return bucketed_batches(
             self.cached(examples, featurize),
             word_count,
-            self.train.batch_size,
+            self.training.batch_size,
             training=training,
             seed=self.shuffle_seed(epoch),
         )
@@ -152,7 +101,9 @@ class PosTagging(Task):
         config = self.config
         words = keras.Input((None,), dtype="int64", name="words")
         characters = keras.Input((None, None), dtype="int64", name="characters")
-        hidden = TokenDropout(config.word_dropout, seed=self.train.seed, name="word_dropout")(words)
+        hidden = TokenDropout(config.word_dropout, seed=self.training.seed, name="word_dropout")(
+            words
+        )
         embedded = token_embedding(
             hidden, self.ids.vocabulary_size("words"), config.word_embedding_dim, "words"
         )

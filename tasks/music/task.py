@@ -13,19 +13,18 @@ is predicted (the first from a silent start frame), and the total NLL is
 divided by the total number of frames.
 """
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers
-from tqdm import tqdm
 
+from core.export import Endpoint, Serving, predict
+from core.task import Task
 from data.errors import DataFormatError
 from data.jsb import CONFIG_NAMES, load_jsb
 from data.midi import (
-    BAD_MIDI_CHOICES,
     KEYS,
     MIDI_SUFFIXES,
     parse_chord,
@@ -37,81 +36,28 @@ from data.midi import (
 from data.pipeline import Examples, bucketed_batches
 from models.keyboard import keyboard_scores
 from models.nade import IndependentKeys, Nade, PreviousFrames
-from models.recurrent import CELLS, recurrent_stack
+from models.recurrent import recurrent_stack
 from models.sampling import generate, generate_by_rereading, key_probability, stack_cells
-from tasks.base import Task
-from tasks.config import TrainConfig, option, require_positive
-from tasks.export import Endpoint, Serving
-from tasks.music_scores import (
+from tasks.music.config import GenerateOptions, MusicConfig, MusicTrain
+from tasks.music.scores import (
     frame_scores,
     key_frequency,
     previous_frame_logistic,
     training_key_frequency,
 )
 
-HEADS = ("sigmoid", "nade")
-
-
-@dataclass
-class MusicConfig:
-    """The model and the data's time grid; defaults reproduce the benchmark."""
-
-    head: str = option("sigmoid", "next-frame distribution: sigmoid per key, or NADE", HEADS)
-    cell: str = option("gru", "recurrent cell", tuple(CELLS))
-    units: int = option(256, "recurrent units per layer")
-    depth: int = option(1, "stacked recurrent layers")
-    dropout: float = option(0.3, "dropout on each recurrent layer's input, the roll included")
-    recurrent_dropout: float = option(0.3, "dropout on the recurrent state, inside the cells")
-    output_dropout: float = option(0.3, "dropout on the recurrent output, before the head")
-    input_skip: bool = option(True, "the head also sees the previous frame directly")
-    nade_hidden: int = option(150, "hidden units of the NADE head (ignored by sigmoid)")
-    keyboard_units: int = option(
-        0, "units of a recurrent stack shared by every key, added to the head (0 = off)"
-    )
-    transpose: int = option(0, "train on copies shifted up to this many semitones (0 = off)")
-    frames_per_beat: int = option(1, "time grid: 1 = quarter notes (JSB benchmark), 2, 4 = 16ths")
-    bad_midi: str = option(
-        "skip", "--dataset folders: skip unreadable MIDI (named) or reject", BAD_MIDI_CHOICES
-    )
-    marginal_samples: int = option(100, "NADE samples per frame to estimate expected accuracy")
-    lr_decay: float = option(0.3, "scale the learning rate by this when validation NLL stalls")
-    lr_patience: int = option(4, "epochs without validation improvement before the decay")
-
-    def __post_init__(self):
-        require_positive(self, "units", "depth", "nade_hidden", "frames_per_beat")
-        require_positive(self, "marginal_samples", "lr_patience")
-        if not 0.0 < self.lr_decay <= 1.0:
-            raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
-        require_positive(self, "transpose", "keyboard_units", or_zero=True)
-        for name in ("dropout", "recurrent_dropout", "output_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-
-
-@dataclass
-class GenerateOptions:
-    """`evaluate.py music --predict CHORD ...`: the primer's frames, then these."""
-
-    steps: int = option(64, "frames to generate after the primer")
-    temperature: float = option(1.0, "divides the logits: < 1 plays safer, > 1 wilder")
-    sample_seed: int = option(0, "seed of the sampling: the same seed gives the same piece")
-    out: str = option("", "write the piece as MIDI, a piano-roll PNG beside it", metavar="FILE.mid")
-    wav: bool = option(False, "also render a WAV beside --out (pretty_midi's synthesiser)")
-    tempo: float = option(80.0, "beats per minute of the written MIDI")
-
-    def __post_init__(self):
-        require_positive(self, "steps", "temperature", "tempo")
-        if self.out and not self.out.lower().endswith(MIDI_SUFFIXES):
-            raise ValueError(f"--out names a MIDI file (.mid), got {self.out!r}")
-        if self.wav and not self.out:
-            raise ValueError("--wav needs --out FILE.mid to name the files")
-
 
 def rolls_as_examples(rolls: list[np.ndarray]) -> Examples:
-    """Pieces as `Examples`: the rolls (an object array) and their lengths."""
-    inputs = np.empty(len(rolls), dtype=object)
-    inputs[:] = list(rolls)
-    return Examples(inputs, np.array([len(roll) for roll in rolls], dtype="int64"))
+    """Pieces as `Examples` (object arrays of rolls): next-frame prediction
+    reads a piece and predicts it, so each piece is its own target."""
+    pieces = np.empty(len(rolls), dtype=object)
+    pieces[:] = list(rolls)
+    return Examples(pieces, pieces)
+
+
+def frame_counts(examples: Examples) -> np.ndarray:
+    """Each piece's number of frames."""
+    return np.array([len(roll) for roll in examples.inputs], dtype="int64")
 
 
 def with_mask(roll):
@@ -144,26 +90,15 @@ class FrameNll(keras.metrics.Metric):
         return self.total / tf.maximum(self.frames, 1.0)
 
 
-@dataclass
-class MusicTrain(TrainConfig):
-    """How the music benchmark trains: 229 chorales make short epochs, so many of them."""
-
-    epochs: int = option(300, "upper bound; early stopping ends sooner")
-    batch_size: int = option(16, "chorales per batch")
-    learning_rate: float = option(3e-3, "Adam's step size, multiplied by lr_decay on plateaus")
-    patience: int = option(12, "epochs without validation improvement before stopping")
-
-
 class Music(Task):
     """One-to-many: piano rolls -> new music (JSB chorales, MIDI in and out)."""
 
     name = "music"
     Config = MusicConfig
-    Train = MusicTrain
+    Training = MusicTrain
     PredictOptions = GenerateOptions
     monitor = "val_nll"
     higher_is_better = False
-    endpoint = "generate"
 
     @property
     def head_name(self) -> str:
@@ -217,7 +152,7 @@ class Music(Task):
 
         def masked():
             rolls = tf.RaggedTensor.from_row_lengths(
-                np.concatenate(list(examples.inputs)).astype("float32"), examples.targets
+                np.concatenate(list(examples.inputs)).astype("float32"), frame_counts(examples)
             )
             dataset = tf.data.Dataset.from_tensor_slices(rolls)
             return dataset.map(with_mask, num_parallel_calls=tf.data.AUTOTUNE).cache()
@@ -229,7 +164,7 @@ class Music(Task):
                 num_parallel_calls=tf.data.AUTOTUNE,
             )
         return bucketed_batches(
-            dataset, frame_count, self.train.batch_size, training=training, seed=seed
+            dataset, frame_count, self.training.batch_size, training=training, seed=seed
         )
 
     def _transpose(self, roll, mask, key):
@@ -345,21 +280,19 @@ class Music(Task):
             [trunk],
         )
 
-    def test_outputs(self, export, examples: Examples, batch_size: int = 16) -> dict:
+    def test_outputs(self, export, examples: Examples) -> dict:
         """Per piece: each frame's log-likelihood and each key's probability."""
-        outputs = {name: [None] * len(examples) for name in ("log_likelihood", "key_probability")}
-        order = np.argsort(examples.targets, kind="stable")
-        for start in tqdm(range(0, len(order), batch_size), desc="score", unit="batch"):
-            chosen = order[start : start + batch_size]
-            lengths = examples.targets[chosen]
-            padded = np.zeros((len(chosen), lengths.max(), KEYS), dtype="float32")
+        lengths = frame_counts(examples)
+
+        def padded(chosen):
+            rolls = np.zeros((len(chosen), lengths[chosen].max(), KEYS), dtype="float32")
             for row, index in enumerate(chosen):
-                padded[row, : lengths[row]] = examples.inputs[index]
-            scored = export.log_likelihood(tf.constant(padded), tf.constant(lengths, tf.int32))
-            for row, index in enumerate(chosen):
-                for name in outputs:
-                    outputs[name][index] = scored[name].numpy()[row, : lengths[row]]
-        return outputs
+                rolls[row, : lengths[index]] = examples.inputs[index]
+            return [tf.constant(rolls), tf.constant(lengths[chosen], tf.int32)]
+
+        return predict(
+            export.log_likelihood, examples.inputs, arguments=padded, steps=lengths, batch_size=16
+        )
 
     def score(self, outputs: dict, examples: Examples) -> dict:
         return frame_scores(

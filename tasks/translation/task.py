@@ -6,8 +6,6 @@ vocabularies learned on the training split, sacreBLEU on detokenized, cased
 output. The export takes and returns plain strings.
 """
 
-from dataclasses import dataclass
-
 import keras
 import numpy as np
 import sacrebleu
@@ -15,6 +13,8 @@ import tensorflow as tf
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.neighbors import NearestNeighbors
 
+from core.export import Endpoint, Serving, predict
+from core.task import Splits, Task
 from data.errors import DatasetUnavailableError
 from data.multi30k import LANGUAGES, load_multi30k
 from data.parallel import read_parallel
@@ -29,66 +29,12 @@ from data.subwords import (
     encode_model,
     learn_subwords,
 )
-from models.attention import ATTENTIONS
 from models.losses import smoothed_cross_entropy, token_accuracy
-from models.seq2seq import DECODER_CELLS, generate, sequence_to_sequence
-from tasks.attention_map import attention_map_path, plot_attention
-from tasks.base import Splits, Task
-from tasks.config import TrainConfig, option, require_positive
-from tasks.export import Endpoint, Serving, predict
+from models.seq2seq import generate, sequence_to_sequence
+from tasks.translation.attention_map import attention_map_path, plot_attention
+from tasks.translation.config import TranslateOptions, TranslationConfig, TranslationTrain
 
 LENGTH_PENALTIES = (0.0, 0.3, 0.6, 1.0)
-
-
-@dataclass
-class TranslationConfig:
-    """The model, its vocabularies and decoding; defaults reproduce the benchmark."""
-
-    source_language: str = option("en", "Multi30k language read (or file suffix of your data)")
-    target_language: str = option("de", "Multi30k language written (or file suffix)")
-    vocabulary_size: int = option(6000, "SentencePiece pieces per language, learned on train")
-    embedding_dim: int = option(256, "width of source and target piece vectors")
-    cell: str = option("gru", "recurrent cell of encoder and decoder", tuple(DECODER_CELLS))
-    encoder_units: int = option(256, "units per direction of the bidirectional encoder")
-    encoder_depth: int = option(1, "stacked bidirectional encoder layers")
-    decoder_units: int = option(256, "decoder state and attentional vector width")
-    attention: str = option("bahdanau", "attention scoring: additive or multiplicative", ATTENTIONS)
-    dropout: float = option(0.3, "dropout on embeddings, encoder inputs and attentional vectors")
-    label_smoothing: float = option(0.1, "share of each target's probability spread uniformly")
-    learning_rate_decay: float = option(0.5, "learning rate factor when validation BLEU stalls")
-    beam_width: int = option(5, "beam width the test score and --predict use by default")
-    length_penalty: float = option(
-        -1.0, "GNMT length penalty alpha; -1 = choose it on validation after training"
-    )
-    max_output_length: int = option(200, "upper bound on output pieces (also 2 x source + 10)")
-
-    def __post_init__(self):
-        require_positive(self, "vocabulary_size", "embedding_dim", "encoder_units")
-        require_positive(self, "encoder_depth", "decoder_units", "beam_width", "max_output_length")
-        for name in ("dropout", "label_smoothing"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        if not 0.0 < self.learning_rate_decay <= 1.0:
-            raise ValueError(
-                f"learning_rate_decay must be in (0, 1], got {self.learning_rate_decay}"
-            )
-        if self.source_language == self.target_language:
-            raise ValueError(f"source and target language are both {self.source_language!r}")
-        if self.length_penalty < 0 and self.length_penalty != -1.0:
-            raise ValueError(f"length_penalty must be >= 0 or -1, got {self.length_penalty}")
-
-
-@dataclass
-class TranslateOptions:
-    """Options of `evaluate.py translation --predict`."""
-
-    beam_width: int = option(5, "1 = greedy")
-    attention_map: str = option(
-        "", "write an attention heat-map PNG per input here", metavar="PATH"
-    )
-
-    def __post_init__(self):
-        require_positive(self, "beam_width")
 
 
 class ValidationBleu(keras.callbacks.Callback):
@@ -108,26 +54,15 @@ def bleu(hypotheses, references) -> sacrebleu.metrics.bleu.BLEUScore:
     return sacrebleu.metrics.BLEU().corpus_score(list(hypotheses), [list(references)])
 
 
-@dataclass
-class TranslationTrain(TrainConfig):
-    """How the translation benchmark trains."""
-
-    epochs: int = option(30, "upper bound; validation BLEU stops training sooner")
-    batch_size: int = option(128, "sentence pairs per batch, of similar length")
-    learning_rate: float = option(2e-3, "Adam's step size, halved when validation BLEU stalls")
-    patience: int = option(3, "epochs without a validation BLEU gain before stopping")
-
-
 class Translation(Task):
     """Encoder-decoder: a sentence -> its translation (Multi30k)."""
 
     name = "translation"
     Config = TranslationConfig
-    Train = TranslationTrain
+    Training = TranslationTrain
     PredictOptions = TranslateOptions
     monitor, monitor_mode = "val_bleu", "max"
     headline_metric = "bleu"
-    endpoint = "translate"
 
     @property
     def dataset_name(self) -> str:
@@ -201,7 +136,7 @@ class Translation(Task):
             lambda inputs, _: tf.maximum(
                 tf.shape(inputs["source"])[0], tf.shape(inputs["target"])[0]
             ),
-            self.train.batch_size,
+            self.training.batch_size,
             training=training,
             seed=self.shuffle_seed(epoch),
         )

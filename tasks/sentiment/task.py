@@ -4,8 +4,6 @@ Benchmark: IMDB (Maas et al. 2011), 25k train / 25k test reviews, whole
 reviews (never truncated), vocabulary adapted on the training split only.
 """
 
-from dataclasses import dataclass
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -14,42 +12,16 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
+from core.export import Endpoint, Serving, predict
+from core.task import Task
 from data.imdb import load_imdb, read_reviews
 from data.pipeline import Examples, bucketed_batches, featurized, word_count
 from data.text import WordBigramIds
-from models.heads import POOLINGS, summarize
-from models.recurrent import CELLS, token_embedding
-from tasks.base import Task
-from tasks.config import option, require_positive
-from tasks.export import Endpoint, Serving
+from models.heads import summarize
+from models.recurrent import token_embedding
+from tasks.sentiment.config import SentimentConfig
 
 LABEL_NAMES = ("negative", "positive")
-
-
-@dataclass
-class SentimentConfig:
-    """The model and its preprocessing; defaults reproduce the benchmark."""
-
-    vocabulary_size: int = option(30_000, "most frequent training words kept; others -> [UNK]")
-    bigram_vocabulary_size: int = option(
-        100_000, "most frequent training bigrams embedded beside the words (0 = words only)"
-    )
-    embedding_dim: int = option(128, "width of the learned word vectors (no pretraining)")
-    cell: str = option("gru", "recurrent cell", tuple(CELLS))
-    units: int = option(64, "units per direction and layer")
-    depth: int = option(1, "stacked recurrent layers")
-    bidirectional: bool = option(True, "read the review both ways")
-    dropout: float = option(0.4, "dropout on each recurrent layer's input")
-    residual: bool = option(False, "residual connections between stacked layers")
-    pooling: str = option("max_mean", "how the sequence is reduced to one vector", POOLINGS)
-    head_dropout: float = option(0.5, "dropout on the pooled vector before the classifier")
-
-    def __post_init__(self):
-        require_positive(self, "vocabulary_size", "embedding_dim", "units", "depth")
-        require_positive(self, "bigram_vocabulary_size", or_zero=True)
-        for name in ("dropout", "head_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
 
 class Sentiment(Task):
@@ -86,7 +58,7 @@ class Sentiment(Task):
         return bucketed_batches(
             self.cached(examples, featurize),
             word_count,
-            self.train.batch_size,
+            self.training.batch_size,
             training=training,
             seed=self.shuffle_seed(epoch),
         )
@@ -133,6 +105,20 @@ class Sentiment(Task):
 
         signature = [tf.TensorSpec([None], tf.string, name="texts")]
         return Serving({"serve": Endpoint(serve, signature)}, list(ids.lookups.values()))
+
+    def predict(self, export, raw: list[str], options) -> list[dict]:
+        outputs = predict(export.serve, np.array(raw, dtype=object), progress=False)
+        return [
+            {
+                "input": text,
+                "probability": float(outputs["probability"][index]),
+                "label": outputs["label"][index].decode("utf-8"),
+            }
+            for index, text in enumerate(raw)
+        ]
+
+    def test_outputs(self, export, examples: Examples) -> dict:
+        return predict(export.serve, examples.inputs)
 
     def score(self, outputs: dict, examples: Examples) -> dict:
         predicted = (np.asarray(outputs["probability"]) >= 0.5).astype("int64")

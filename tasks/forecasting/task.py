@@ -8,7 +8,7 @@ scaled values over every test window. Metrics are named
 combine into one benchmark.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -16,12 +16,12 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 from sklearn.linear_model import LinearRegression
-from tqdm import tqdm
 
+from core.export import Endpoint, Serving, predict
+from core.task import Splits, Task
 from data.errors import DataFormatError
 from data.ett import CONFIGS, FILES, load_ett
 from data.series import (
-    DAY_SECONDS,
     Series,
     Windows,
     fit_scaler,
@@ -34,91 +34,12 @@ from data.series import (
     window_batches,
 )
 from models.forecasters import (
-    INITIALIZATIONS,
-    NORMALIZATIONS,
     recurrent_forecaster,
-    require_whole_segments,
     segment_recurrent_forecaster,
 )
-from models.recurrent import CELLS
-from tasks import forecast_plots
-from tasks.base import Splits, Task
-from tasks.config import TrainConfig, option, require_positive
-from tasks.export import Endpoint, Serving
-
-MODELS = ("segment", "plain")
-
-
-@dataclass
-class ForecastingConfig:
-    """The series, the protocol and the model; defaults reproduce the ETTh1
-    horizon-96 benchmark run."""
-
-    series: str = option("etth1", "benchmark series when no --dataset is given", tuple(FILES))
-    target: str = option("", "forecast only this column (from all); empty = every column")
-    date_column: str = option("date", "timestamp column of a --dataset CSV ('' = none)")
-    lookback: int = option(96, "input rows per window; 96 is the literature's short setting")
-    horizon: int = option(96, "rows forecast at once; the protocol uses 96/192/336/720")
-    model: str = option("segment", "segment: SegRNN-style; plain: point-wise reference", MODELS)
-    segment_length: int = option(24, "rows per segment (segment model); one day of ETTh1")
-    units: int = option(512, "recurrent state width; SegRNN's d_model")
-    dropout: float = option(0.5, "dropout before the output projection; SegRNN's setting")
-    normalization: str = option(
-        "last", "per-window normalisation, undone on the output", NORMALIZATIONS
-    )
-    channel_embedding: bool = option(True, "decode with a channel embedding beside the position")
-    initialization: str = option(
-        "keras",
-        "segment model's weights: Keras's defaults or PyTorch's (SegRNN's)",
-        INITIALIZATIONS,
-    )
-    cell: str = option("gru", "recurrent cell of the plain model", tuple(CELLS))
-    depth: int = option(1, "stacked recurrent layers of the plain model")
-    loss: str = option("mse", "training loss on scaled values", ("mse", "mae"))
-    hold_epochs: int = option(4, "epochs at the initial learning rate; SegRNN's code holds 4")
-    decay: float = option(0.8, "learning rate x this per epoch after the held ones (1 = constant)")
-    season: int = option(0, "seasonal-naive period in rows (0 = one day, from the dates)")
-    daily_cycle: bool = option(
-        True,
-        "the model forecasts what differs from the training rows' mean day, "
-        "added back by time of day (needs dated rows, several per day)",
-    )
-    linear_blend: bool = option(
-        True,
-        "average the forecast with least squares on what the model reads, "
-        "the model's weight chosen on validation",
-    )
-
-    def __post_init__(self):
-        require_positive(self, "lookback", "horizon", "segment_length", "units", "depth")
-        require_positive(self, "season", "hold_epochs", or_zero=True)
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not 0.0 < self.decay <= 1.0:
-            raise ValueError(f"decay must be in (0, 1], got {self.decay}")
-        if self.model == "segment":
-            require_whole_segments(self.lookback, self.horizon, self.segment_length)
-
-
-@dataclass
-class ForecastOptions:
-    """Options of `evaluate.py forecasting --predict FILE.csv`."""
-
-    plot: str = option("", "also draw history and forecast into this PNG", metavar="PATH")
-
-
-@dataclass
-class ForecastingTrain(TrainConfig):
-    """How the forecasting benchmark trains on ETTh1: SegRNN's lookback-96 settings
-    and an average of the weights (ETTm1 takes --learning-rate 2e-4,
-    --segment-length 48 and --ema 0: there the average did not help)."""
-
-    epochs: int = option(30, "upper bound; early stopping ends sooner")
-    batch_size: int = option(256, "windows per batch")
-    clipnorm: float = option(0.0, "no gradient clipping, as SegRNN")
-    patience: int = option(3, "epochs without validation gain before stopping (SegRNN: 10)")
-    ema: float = option(0.95, "momentum of the weight average validated and kept (0 = off)")
-
+from tasks.forecasting import plots
+from tasks.forecasting.config import ForecastingConfig, ForecastingTrain, ForecastOptions
+from tasks.forecasting.transforms import dated_seconds, mean_day_at, straight_line
 
 BLEND_WEIGHTS = tuple(round(tenth / 10, 1) for tenth in range(11))
 
@@ -128,24 +49,15 @@ def _samples(values: np.ndarray) -> np.ndarray:
     return values.swapaxes(1, 2).reshape(-1, values.shape[1])
 
 
-def _apply(linear: LinearRegression, inputs: np.ndarray, relative: bool) -> np.ndarray:
-    """`linear`'s forecast of each channel of `inputs`, measured from the last
-    value if `relative`; `(windows, horizon, channels)`."""
-    origin = inputs[:, -1:] if relative else 0.0
-    predicted = linear.predict(_samples(inputs - origin)).astype(np.float32)
-    return predicted.reshape(len(inputs), inputs.shape[2], -1).swapaxes(1, 2) + origin
-
-
 class Forecasting(Task):
     """Window -> horizon: multivariate forecasting (ETTh1, ETTm1, your CSV)."""
 
     name = "forecasting"
     Config = ForecastingConfig
-    Train = ForecastingTrain
+    Training = ForecastingTrain
     PredictOptions = ForecastOptions
     headline_metric = "etth1_mse_96"
     higher_is_better = False
-    endpoint = "forecast"
 
     @property
     def dataset_name(self) -> str:
@@ -212,13 +124,13 @@ class Forecasting(Task):
     def batches(self, windows: Windows, training: bool, epoch: int = 0) -> tf.data.Dataset:
         """Batches of scaled windows; `--limit` keeps the first windows (the
         scaler still saw every training row, so scores stay comparable)."""
-        if self.train.limit:
-            windows = windows.first(self.train.limit)
+        if self.training.limit:
+            windows = windows.first(self.training.limit)
         scaled = (windows.series.values - self.mean) / self.scale
         return window_batches(
             scaled - self._cycle(windows.series),
             windows,
-            self.train.batch_size,
+            self.training.batch_size,
             training=training,
             seed=self.shuffle_seed(epoch),
             targets=self.targets,
@@ -256,7 +168,7 @@ class Forecasting(Task):
 
     def callbacks(self, model, splits) -> list:
         """SegRNN's schedule: the initial rate for `hold_epochs` epochs, then x `decay` each."""
-        rate, decay, hold = self.train.learning_rate, self.config.decay, self.config.hold_epochs
+        rate, decay, hold = self.training.learning_rate, self.config.decay, self.config.hold_epochs
         schedule = keras.callbacks.LearningRateScheduler(
             lambda epoch: rate * decay ** max(0, epoch + 1 - hold)
         )
@@ -270,11 +182,14 @@ class Forecasting(Task):
         if not self.config.linear_blend:
             return
         train, validation = splits.train, splits.validation
-        if self.train.limit:
-            train, validation = train.first(self.train.limit), validation.first(self.train.limit)
-        linear = self._least_squares(train, residual=True)
+        if self.training.limit:
+            train, validation = (
+                train.first(self.training.limit),
+                validation.first(self.training.limit),
+            )
+        line = self._least_squares(train, residual=True)
         inputs, actual, _ = self._model_view(validation, residual=True)
-        straight = _apply(linear, inputs, relative=True)
+        straight = straight_line(inputs, *line, relative=True).numpy()
         forecast = model.predict(self.batches(validation, training=False), verbose=0)
         errors = {
             weight: float(np.mean(np.square(weight * forecast + (1 - weight) * straight - actual)))
@@ -284,8 +199,8 @@ class Forecasting(Task):
         print(f"validation MSE by the model's weight in the blend: {errors}; chose {weight}")
         self.saved["blend"] = {
             "weight": weight,
-            "kernel": linear.coef_.T.tolist(),
-            "bias": linear.intercept_.tolist(),
+            "kernel": line[0].tolist(),
+            "bias": line[1].tolist(),
         }
         self.restore(self.saved)
 
@@ -315,12 +230,10 @@ class Forecasting(Task):
 
             return Serving({"forecast": Endpoint(forecast, [window])}, [])
 
-        day, per_day = tf.constant(self.mean_day), len(self.mean_day)
-        rows = tf.range(lookback + self.config.horizon, dtype=tf.int64)
+        rows = lookback + self.config.horizon
 
         def forecast_from(window, start):
-            first_slot = tf.math.floormod(start, DAY_SECONDS) * per_day // DAY_SECONDS
-            cycle = tf.gather(day, tf.math.floormod(first_slot[:, None] + rows, per_day))
+            cycle = mean_day_at(self.mean_day, start, rows)
             predicted = blended((window - mean) / scale - cycle[:, :lookback])
             return unscale(predicted + tf.gather(cycle[:, lookback:], self.targets, axis=2))
 
@@ -332,14 +245,11 @@ class Forecasting(Task):
         squares (both in the graph) when the run has a blend that gives them a share."""
         if self.blend is None or self.blend["weight"] == 1.0:
             return lambda inputs: model(inputs, training=False)
-        kernel = tf.constant(self.blend["kernel"], tf.float32)
-        bias = tf.constant(self.blend["bias"], tf.float32)[:, None]
+        line = np.array(self.blend["kernel"]), np.array(self.blend["bias"])
         weight, targets = self.blend["weight"], self.targets
 
         def blended(inputs):
-            seen = tf.gather(inputs, targets, axis=2)
-            last = seen[:, -1:]
-            straight = tf.einsum("blc,lh->bhc", seen - last, kernel) + bias + last
+            straight = straight_line(tf.gather(inputs, targets, axis=2), *line, relative=True)
             return weight * model(inputs, training=False) + (1 - weight) * straight
 
         return blended
@@ -348,23 +258,32 @@ class Forecasting(Task):
         """The mean day at each row of `series` (0 without the daily cycle)."""
         if self.mean_day is None:
             return 0.0
-        return self.mean_day[slots_of_day(series.dates, len(self.mean_day))]
+        first = dated_seconds(series.dates[:1])
+        return mean_day_at(self.mean_day, first, len(series.values))[0].numpy()
 
     def _served(self, export, windows: np.ndarray, starts: np.ndarray | None) -> np.ndarray:
         """The export's raw forecast of raw `windows` whose first rows are dated `starts`."""
         arguments = [tf.constant(windows)]
         if self.mean_day is not None:
-            arguments.append(tf.constant(starts.astype(np.int64)))
+            arguments.append(tf.constant(dated_seconds(starts)))
         return export.forecast(*arguments)["forecast"].numpy()
 
     # Scores, on scaled values, over every test window.
     def test_outputs(self, export, windows: Windows) -> dict[str, np.ndarray]:
-        size, dates, pieces = self.train.batch_size, windows.series.dates, []
-        for first in tqdm(range(0, len(windows), size), desc="forecast", unit="batch"):
-            chunk = slice(first, first + size)
-            starts = None if dates is None else dates[windows.starts[chunk]]
-            pieces.append(self._served(export, windows.inputs[chunk], starts))
-        return {"forecast": np.concatenate(pieces)}
+        dates = windows.series.dates
+
+        def arguments(chosen):
+            arguments = [tf.constant(windows.inputs[chosen])]
+            if self.mean_day is not None:
+                arguments.append(tf.constant(dated_seconds(dates[windows.starts[chosen]])))
+            return arguments
+
+        return predict(
+            export.forecast,
+            windows.inputs,
+            arguments=arguments,
+            batch_size=self.training.batch_size,
+        )
 
     def score(self, outputs: dict, windows: Windows) -> dict[str, float]:
         actual = windows.targets[..., self.targets]
@@ -397,14 +316,18 @@ class Forecasting(Task):
         out and each window measured from its last value, so the two differ
         only in the map from lookback to horizon."""
         inputs, _, cycle = self._model_view(test, residual)
-        predicted = _apply(self._least_squares(train, residual), inputs, relative=residual)
+        line = self._least_squares(train, residual)
+        predicted = straight_line(inputs, *line, relative=residual).numpy()
         targets = self.targets
         return (predicted + cycle) * self.scale[targets] + self.mean[targets]
 
-    def _least_squares(self, train: Windows, residual: bool) -> LinearRegression:
+    def _least_squares(self, train: Windows, residual: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The line's `(kernel, bias)`, fit on the training windows: `(lookback,
+        horizon)` and `(horizon,)`, for `straight_line`."""
         inputs, outputs, _ = self._model_view(train, residual)
         origin = inputs[:, -1:] if residual else 0.0
-        return LinearRegression().fit(_samples(inputs - origin), _samples(outputs - origin))
+        fit = LinearRegression().fit(_samples(inputs - origin), _samples(outputs - origin))
+        return fit.coef_.T, fit.intercept_
 
     def _model_view(self, windows: Windows, residual: bool) -> tuple[np.ndarray, ...]:
         """Scaled inputs and targets of the forecast channels, less the mean
@@ -423,7 +346,7 @@ class Forecasting(Task):
         chosen = np.linspace(0, len(windows) - 1, 4).astype(int)
         column = self.targets[-1]
         path = folder / "forecast_vs_actual.png"
-        forecast_plots.windows_figure(
+        plots.windows_figure(
             windows, outputs["forecast"][..., -1], chosen, column, self.columns[column], path
         )
         return [path]
@@ -441,7 +364,7 @@ class Forecasting(Task):
             window = self._latest_window(series, path)
             start = None if series.dates is None else series.dates[[-len(window)]]
             forecast = self._served(export, window[None], start)[0]
-            dates = forecast_plots.future_dates(series.dates, len(forecast))
+            dates = plots.future_dates(series.dates, len(forecast))
             names = [self.columns[index] for index in self.targets]
             for step, values in enumerate(forecast):
                 row = {"input": str(path), "step": step + 1}
@@ -450,7 +373,7 @@ class Forecasting(Task):
                 row |= {name: float(value) for name, value in zip(names, values, strict=True)}
                 rows.append(row)
             if options.plot:
-                forecast_plots.latest_figure(
+                plots.latest_figure(
                     series, window, forecast, self.columns, self.targets, options.plot
                 )
         return rows

@@ -3,13 +3,10 @@ forecast for the latest window of a file."""
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from data.series import Series, Windows  # noqa: E402
+from data.series import Series, Windows
 
 
 def future_dates(dates: np.ndarray | None, steps: int) -> np.ndarray | None:
@@ -40,7 +37,8 @@ def windows_figure(
     `forecasts` holds one channel's raw forecast per window, `(windows, horizon)`.
     """
     lookback, horizon = windows.lookback, windows.horizon
-    figure, axes = plt.subplots(len(chosen), 1, figsize=(11, 2.6 * len(chosen)), squeeze=False)
+    figure = Figure(figsize=(11, 2.6 * len(chosen)))
+    axes = figure.subplots(len(chosen), 1, squeeze=False)
     for axis, index in zip(axes[:, 0], chosen, strict=True):
         first = int(windows.starts[index])
         times = _axis_values(windows.series, first, lookback + horizon)
@@ -52,7 +50,6 @@ def windows_figure(
     figure.tight_layout()
     # Benchmarks commit one per dataset and horizon: small enough for git.
     figure.savefig(path, dpi=72)
-    plt.close(figure)
 
 
 def latest_figure(
@@ -69,7 +66,8 @@ def latest_figure(
     future = future_dates(series.dates, horizon)
     if future is None:
         future = np.arange(len(series.values), len(series.values) + horizon)
-    figure, axes = plt.subplots(len(targets), 1, figsize=(11, 2.4 * len(targets)), squeeze=False)
+    figure = Figure(figsize=(11, 2.4 * len(targets)))
+    axes = figure.subplots(len(targets), 1, squeeze=False)
     for axis, (position, column) in zip(axes[:, 0], enumerate(targets), strict=True):
         axis.plot(past, window[:, column], color="0.5", label="history")
         axis.plot(future, forecast[:, position], label="forecast")
@@ -77,4 +75,3 @@ def latest_figure(
         axis.legend(loc="upper left", fontsize="small")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
-    plt.close(figure)

@@ -15,10 +15,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tasks.config import DataConfig
-from tasks.export import latest_version, load_export
-from tasks.files import write_json, write_text
-from tasks.runner import load_task, source_version
+from core.export import latest_version, load_export
+from core.files import write_json, write_text
+from core.runner import source_version
+from core.task import Task
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 README = BENCHMARKS.parent / "README.md"
@@ -39,12 +39,9 @@ RUN_KEYS = (
 )
 
 
-def evaluate(run_dir: Path, data: DataConfig | None = None) -> dict:
-    """Test metrics of the run's latest export and of the task's baselines.
-
-    `command` is the training command line; the caller appends its own.
-    """
-    task = load_task(run_dir, data)
+def evaluate(task: Task, run_dir: Path) -> dict:
+    """Test metrics of the run's latest export and of the task's baselines;
+    `task` is the run's (`tasks.load_task`)."""
     splits = task.splits()
     export = load_export(latest_version(run_dir / "export"))
     outputs = task.test_outputs(export, splits.test)
@@ -71,7 +68,7 @@ def evaluate(run_dir: Path, data: DataConfig | None = None) -> dict:
         "padded_tokens_per_second": training["padded_tokens_per_second"],
         "machine": machine(),
         "command": settings["command"],
-        "seed": task.train.seed,
+        "seed": task.training.seed,
         "settings": {part: settings[part] for part in ("config", "train", "data")},
         # The code that trained the run: its commit, and whether files differed from it.
         "source": settings.get("source"),
@@ -185,8 +182,10 @@ def machine() -> dict:
     }
 
 
-def publish(report: dict, benchmarks: Path = BENCHMARKS, readme: Path = README) -> Path:
-    """Writes the benchmark file and refreshes the README table from all of them."""
+def publish(report: dict, benchmarks: Path | None = None, readme: Path | None = None) -> Path:
+    """Writes the benchmark file and refreshes the README table from all of
+    them (default: the repository's `benchmarks/` and README)."""
+    benchmarks, readme = benchmarks or BENCHMARKS, readme or README
     text = readme.read_text()
     pattern = re.compile(re.escape(TABLE_START) + ".*?" + re.escape(TABLE_END), re.DOTALL)
     if not pattern.search(text):
@@ -215,7 +214,7 @@ def _commit_figures(report: dict, benchmarks: Path) -> list[str]:
     return kept
 
 
-def results_table(benchmarks: Path = BENCHMARKS) -> str:
+def results_table(benchmarks: Path | None = None) -> str:
     """A Markdown table with one row per benchmark file: the headline metric's
     mean ± standard deviation over the seeds, and the best baseline's mean."""
     rows = [
@@ -223,7 +222,7 @@ def results_table(benchmarks: Path = BENCHMARKS) -> str:
         "| tokens/s | machine |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for path in sorted(benchmarks.glob("*.json")):
+    for path in sorted((benchmarks or BENCHMARKS).glob("*.json")):
         report = json.loads(path.read_text())
         name = report["headline_metric"]
         mean, std = mean_and_std(report["metrics"][name])

@@ -1,10 +1,7 @@
 """Attention heat maps: which source pieces each output piece looked at."""
 
-import matplotlib
 import numpy as np
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure
 
 
 def attention_map_path(path: str, index: int, count: int) -> str:
@@ -20,7 +17,8 @@ def plot_attention(weights: np.ndarray, source: np.ndarray, target: np.ndarray, 
     source = [piece.decode("utf-8") for piece in source if piece]
     target = [piece.decode("utf-8") for piece in target if piece]
     weights = weights[: len(target), : len(source)]
-    figure, axis = plt.subplots(figsize=(1 + 0.45 * len(source), 1 + 0.4 * len(target)))
+    figure = Figure(figsize=(1 + 0.45 * len(source), 1 + 0.4 * len(target)))
+    axis = figure.subplots()
     axis.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
     axis.set_xticks(range(len(source)), source, rotation=60, ha="right")
     axis.set_yticks(range(len(target)), target)
@@ -28,4 +26,3 @@ def plot_attention(weights: np.ndarray, source: np.ndarray, target: np.ndarray, 
     axis.set_ylabel("translation pieces")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
-    plt.close(figure)

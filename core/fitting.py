@@ -35,8 +35,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tasks.base import Splits, Task
-from tasks.files import write_atomically
+from core.files import write_atomically
+from core.task import Splits, Task
 
 # Counters of Keras callbacks that decide the future of a run: early
 # stopping's and ReduceLROnPlateau's. Saved and restored by name.
@@ -76,8 +76,8 @@ def fit(
         [*extra, keras.callbacks.TensorBoard(str(run_dir / "logs"))],
         add_progbar=True,
         verbose=1 if sys.stdout.isatty() else 2,
-        epochs=task.train.epochs,
-        steps=task.train.steps_per_epoch or None,
+        epochs=task.training.epochs,
+        steps=task.training.steps_per_epoch or None,
         model=model,
     )
     callbacks.on_train_begin()
@@ -122,8 +122,8 @@ def fit(
         progress.history.append({"epoch": epoch, **logs})
         progress.epoch, progress.step, progress.fit_seconds = epoch + 1, 0, 0.0
         progress.done = (
-            progress.epoch >= task.train.epochs
-            or progress.wait >= task.train.patience
+            progress.epoch >= task.training.epochs
+            or progress.wait >= task.training.patience
             or model.stop_training
         )
         _save(path, state, progress, extra)
@@ -135,9 +135,9 @@ def fit(
 
 def _epoch_batches(task: Task, splits: Splits, epoch: int) -> tf.data.Dataset:
     batches = task.batches(splits.train, training=True, epoch=epoch)
-    if task.train.steps_per_epoch:
+    if task.training.steps_per_epoch:
         # An epoch of a fixed number of batches: this epoch's order, repeated as needed.
-        batches = batches.repeat().take(task.train.steps_per_epoch)
+        batches = batches.repeat().take(task.training.steps_per_epoch)
     return batches
 
 

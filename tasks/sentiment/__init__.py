@@ -1,0 +1,14 @@
+"""Many-to-one: a movie review -> its sentiment (IMDB)."""
+
+from core.config import NoOptions as PredictOptions
+from core.config import TrainingConfig as Training
+from tasks.sentiment.config import SentimentConfig as Config
+
+__all__ = ["Config", "PredictOptions", "Training", "task_class"]
+
+
+def task_class():
+    """The task; its module loads TensorFlow, so only a command that runs imports it."""
+    from tasks.sentiment.task import Sentiment
+
+    return Sentiment

@@ -1,0 +1,30 @@
+"""The sentiment task's settings: the defaults are the benchmark's."""
+
+from dataclasses import dataclass
+
+from core.config import option, require_positive, require_within
+from models.options import CELLS, POOLINGS
+
+
+@dataclass
+class SentimentConfig:
+    """The model and its preprocessing; defaults reproduce the benchmark."""
+
+    vocabulary_size: int = option(30_000, "most frequent training words kept; others -> [UNK]")
+    bigram_vocabulary_size: int = option(
+        100_000, "most frequent training bigrams embedded beside the words (0 = words only)"
+    )
+    embedding_dim: int = option(128, "width of the learned word vectors (no pretraining)")
+    cell: str = option("gru", "recurrent cell", CELLS)
+    units: int = option(64, "units per direction and layer")
+    depth: int = option(1, "stacked recurrent layers")
+    bidirectional: bool = option(True, "read the review both ways")
+    dropout: float = option(0.4, "dropout on each recurrent layer's input")
+    residual: bool = option(False, "residual connections between stacked layers")
+    pooling: str = option("max_mean", "how the sequence is reduced to one vector", POOLINGS)
+    head_dropout: float = option(0.5, "dropout on the pooled vector before the classifier")
+
+    def __post_init__(self):
+        require_positive(self, "vocabulary_size", "embedding_dim", "units", "depth")
+        require_positive(self, "bigram_vocabulary_size", or_zero=True)
+        require_within(self, "[0, 1)", "dropout", "head_dropout")
