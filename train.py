@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from core.config import DataConfig, add_options, from_options
+from core.config import STRATEGIES, DataConfig, add_options, from_options
 from core.startup import start_command
 from data.errors import USER_ERRORS
 from tasks import TASKS
@@ -32,6 +32,15 @@ def parser() -> argparse.ArgumentParser:
             help="save the training state at least this often within an epoch, and after "
             "every epoch; an interruption costs at most this much work (default: 5.0)",
         )
+        sub.add_argument(
+            "--distribute",
+            choices=STRATEGIES,
+            default="none",
+            help="none: this process's default device; mirrored: every local GPU (or "
+            "CPU device); multi-worker: one process per worker of the cluster named by "
+            "the environment variable TF_CONFIG, the chief writing the run. "
+            "--batch-size is the global batch, split among the replicas (default: none)",
+        )
         add_options(sub, registered.Config, f"{name} model")
         add_options(sub, registered.Training, "training")
         add_options(sub, DataConfig, "data")
@@ -56,7 +65,7 @@ def main(argv: list[str]) -> None:
     task = registered.task_class()(*settings)
     run_dir = options.run_dir or Path("runs") / f"{task.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     command = shlex.join(["python", "train.py", *argv])
-    metrics = run(task, run_dir, command, options.checkpoint_minutes)
+    metrics = run(task, run_dir, command, options.checkpoint_minutes, options.distribute)
     print(f"run directory: {run_dir}")
     print(f"validation: {metrics['validation']}")
 

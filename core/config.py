@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 
 from data.mirror import MIRROR_ENV
 
+# `train.py --distribute`: where training runs (core.distribution).
+STRATEGIES = ("none", "mirrored", "multi-worker")
+
 
 def option(default, help: str, choices: tuple | None = None, metavar: str | None = None):
     """A dataclass field whose default comes with its reason."""

@@ -28,13 +28,13 @@ import dataclasses
 import json
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from core.distribution import assign, decided_together, sharded, step_functions
 from core.files import write_atomically
 from core.task import Splits, Task
 
@@ -63,14 +63,16 @@ def fit(
     splits: Splits,
     run_dir: Path,
     checkpoint_minutes: float = 5.0,
+    strategy: tf.distribute.Strategy | None = None,
 ) -> list[dict]:
-    """Trains `model` (compiled) to the end, resuming from `run_dir/checkpoint.npz`
-    if there is one; the best epoch's weights go to `run_dir/best.weights.h5`.
-    Returns the history, one dict per epoch."""
+    """Trains `model` (compiled in `strategy`'s scope) to the end, resuming from
+    `run_dir/checkpoint.npz` if there is one; the best epoch's weights go to
+    `run_dir/best.weights.h5`. Returns the history, one dict per epoch."""
+    strategy = strategy or tf.distribute.get_strategy()
     path = run_dir / "checkpoint.npz"
     validation = task.batches(splits.validation, training=False)
-    state = _training_variables(model, validation)
-    progress = _restore(path, state) if path.exists() else Progress()
+    state = _training_variables(model, validation, strategy)
+    progress = _restore(path, state, strategy) if path.exists() else Progress()
     extra = task.callbacks(model, splits)
     callbacks = keras.callbacks.CallbackList(
         [*extra, keras.callbacks.TensorBoard(str(run_dir / "logs"))],
@@ -84,7 +86,7 @@ def fit(
     for callback, counters in zip(extra, progress.callbacks, strict=False):
         for name, value in counters.items():
             setattr(callback, name, value)
-    model.make_train_function()
+    train_step, _ = step_functions(model, strategy)
     model.stop_training = False
     last_save = time.monotonic()
     while not progress.done:
@@ -93,29 +95,31 @@ def fit(
             model.reset_metrics()
         callbacks.on_epoch_begin(epoch)
         batches = _epoch_batches(task, splits, epoch).skip(progress.step)
-        iterator, started = iter(batches), time.perf_counter() - progress.fit_seconds
+        iterator = iter(sharded(strategy, batches))
+        started = time.perf_counter() - progress.fit_seconds
         while True:
             callbacks.on_train_batch_begin(progress.step)
             try:
-                logs = model.train_function(iterator)
+                logs = train_step(iterator)
             except (StopIteration, tf.errors.OutOfRangeError):
                 break
             progress.step += 1
             callbacks.on_train_batch_end(progress.step - 1, logs)
-            if time.monotonic() - last_save > 60 * checkpoint_minutes:
+            due = time.monotonic() - last_save > 60 * checkpoint_minutes
+            if decided_together(strategy, due, progress.step):
                 progress.fit_seconds = time.perf_counter() - started
                 _save(path, state, progress, extra)
                 last_save = time.monotonic()
         progress.fit_seconds = time.perf_counter() - started
         logs = {name: float(value) for name, value in model.get_metrics_result().items()}
         with averaged_weights(model):
-            scores = model.evaluate(validation, return_dict=True, verbose=0)
-            logs |= {f"val_{name}": float(value) for name, value in scores.items()}
+            scores = validate(model, validation, strategy)
+            logs |= {f"val_{name}": value for name, value in scores.items()}
             for callback in callbacks.callbacks:  # one by one: they may add the monitor to logs
                 callback.on_epoch_end(epoch, logs)
             _keep_if_best(task, model, progress, logs, run_dir / "best.weights.h5")
         logs |= {
-            "learning_rate": float(model.optimizer.learning_rate),
+            "learning_rate": float(model.optimizer.learning_rate.numpy()),
             "fit_seconds": progress.fit_seconds,
             "epoch_seconds": time.perf_counter() - started,
         }
@@ -177,14 +181,27 @@ def averaged_weights(model: keras.Model):
         swap()
 
 
-def _training_variables(model: keras.Model, validation: tf.data.Dataset) -> list:
+def validate(model: keras.Model, batches: tf.data.Dataset, strategy=None) -> dict[str, float]:
+    """The compiled loss and metrics over `batches`, as `model.evaluate` gives
+    them, under any strategy (see `core.distribution`)."""
+    strategy = strategy or tf.distribute.get_strategy()
+    _, test_step = step_functions(model, strategy)
+    model.reset_metrics()
+    iterator = iter(sharded(strategy, batches))
+    while True:
+        try:
+            test_step(iterator)
+        except (StopIteration, tf.errors.OutOfRangeError):
+            break
+    return {name: float(value) for name, value in model.get_metrics_result().items()}
+
+
+def _training_variables(model: keras.Model, validation: tf.data.Dataset, strategy) -> list:
     """Every variable training changes, in a fixed order; the optimizer's and
     the metrics' are created first (by building them on one batch)."""
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    with warnings.catch_warnings():  # Keras warns when a dataset of unknown length ends
-        warnings.filterwarnings("ignore", message="Your input ran out of data")
-        model.evaluate(validation.take(1), verbose=0)  # builds the metrics
+    validate(model, validation.take(1), strategy)  # builds the metrics
     model.reset_metrics()
     seen, variables = set(), []
     for variable in [*model.variables, *model.optimizer.variables, *model.metrics_variables]:
@@ -213,7 +230,7 @@ def _save(path: Path, variables: list, progress: Progress, callbacks: list) -> N
     write_atomically(path, write)
 
 
-def _restore(path: Path, variables: list) -> Progress:
+def _restore(path: Path, variables: list, strategy) -> Progress:
     with np.load(path) as saved:
         count = len(saved.files) - 1
         if count != len(variables):
@@ -228,7 +245,7 @@ def _restore(path: Path, variables: list) -> Progress:
                     f"{path}: variable {index} ({variable.path}) has shape {value.shape}, "
                     f"the model's is {tuple(variable.shape)}; delete it to restart the run"
                 )
-            variable.assign(value)
+            assign(variable, value, strategy)
         return Progress(**json.loads(str(saved["progress"])))
 
 

@@ -26,19 +26,38 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from core.distribution import clean_up, make_strategy, writing_place
 from core.export import export, next_version
 from core.files import remove_leftovers, write_json
-from core.fitting import fit, read_history
+from core.fitting import fit, read_history, validate
 from core.plots import plot_history
 from core.task import Splits, Task
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
 
-def run(task: Task, run_dir: Path, command: str = "", checkpoint_minutes: float = 5.0) -> dict:
+def run(
+    task: Task,
+    run_dir: Path,
+    command: str = "",
+    checkpoint_minutes: float = 5.0,
+    distribute: str = "none",
+) -> dict:
     """Trains, tunes, exports and validates `task` in `run_dir`, resuming
     whatever an earlier attempt left unfinished; a finished run with the
-    same settings is returned as it is."""
+    same settings is returned as it is. `distribute` names the strategy
+    (`core.distribution`); in a cluster only the chief writes `run_dir`."""
+    strategy = make_strategy(distribute)
+    place = writing_place(run_dir)
+    try:
+        return _run(task, run_dir, place, command, checkpoint_minutes, strategy)
+    finally:
+        clean_up(run_dir, place)
+
+
+def _run(task: Task, shown: Path, run_dir: Path, command, checkpoint_minutes, strategy) -> dict:
+    """`run`, writing into `run_dir` (the chief's, or a worker's scratch copy of
+    it); `shown` is the run directory named in messages."""
     if tf.config.list_physical_devices("GPU"):
         # GPU kernels (cuDNN's among them) may sum in any order unless asked
         # not to; ops without a deterministic kernel then fail instead. The
@@ -56,9 +75,9 @@ def run(task: Task, run_dir: Path, command: str = "", checkpoint_minutes: float 
         "command": command,
         "source": source_version(),
     }
-    _refuse_other_settings(run_dir, settings)
+    _refuse_other_settings(run_dir, settings, shown)
     if (run_dir / "metrics.json").exists():
-        print(f"{run_dir} already holds this run, finished")
+        print(f"{shown} already holds this run, finished")
         return json.loads((run_dir / "metrics.json").read_text())
     run_dir.mkdir(parents=True, exist_ok=True)
     remove_leftovers(run_dir)
@@ -74,19 +93,22 @@ def run(task: Task, run_dir: Path, command: str = "", checkpoint_minutes: float 
     # Data loading and adapting may draw random numbers, and a resumed run
     # skips them: the weights are drawn from a freshly seeded state.
     keras.utils.set_random_seed(task.training.seed)
-    model = task.build_model()
-    averaging = {"use_ema": True, "ema_momentum": task.training.ema} if task.training.ema else {}
-    model.compile(
-        optimizer=keras.optimizers.Adam(
-            task.training.learning_rate, clipnorm=task.training.clipnorm or None, **averaging
-        ),
-        **task.compile_arguments(),
-    )
-    model.optimizer.build(model.trainable_variables)  # its slots are in every weights file
+    with strategy.scope():
+        model = task.build_model()
+        averaging = (
+            {"use_ema": True, "ema_momentum": task.training.ema} if task.training.ema else {}
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(
+                task.training.learning_rate, clipnorm=task.training.clipnorm or None, **averaging
+            ),
+            **task.compile_arguments(),
+        )
+        model.optimizer.build(model.trainable_variables)  # its slots are in every weights file
     progress_path = run_dir / "progress.json"
     progress = json.loads(progress_path.read_text()) if progress_path.exists() else {}
     if "trained" not in progress:
-        fit(task, model, splits, run_dir, checkpoint_minutes)
+        fit(task, model, splits, run_dir, checkpoint_minutes, strategy)
         progress["trained"] = True
         write_json(progress_path, progress)
     (run_dir / "checkpoint.npz").unlink(missing_ok=True)  # training is over; its state with it
@@ -99,7 +121,7 @@ def run(task: Task, run_dir: Path, command: str = "", checkpoint_minutes: float 
     # Before the export: it also builds the preprocessing layers (say a
     # vocabulary lookup), which a run resumed after training has not called.
     validation_batches = task.batches(splits.validation, training=False)
-    validation = model.evaluate(validation_batches, return_dict=True, verbose=0)
+    validation = validate(model, validation_batches, strategy)
     if "exported" not in progress:
         root = run_dir / "export"
         # The version is chosen once: an export cut off and redone replaces it.
@@ -138,7 +160,7 @@ def _throughput(task: Task, train_batches, history: list[dict]) -> dict:
     }
 
 
-def _refuse_other_settings(run_dir: Path, settings: dict) -> None:
+def _refuse_other_settings(run_dir: Path, settings: dict, shown: Path) -> None:
     """A run directory resumes only the run it holds: same task, model,
     training and data settings, and the same data."""
     path = run_dir / "config.json"
@@ -159,12 +181,12 @@ def _refuse_other_settings(run_dir: Path, settings: dict) -> None:
         else:
             detail = f"{theirs!r} (now {ours!r})"
         raise FileExistsError(
-            f"{run_dir} holds a run with other {part} settings: {detail}; "
+            f"{shown} holds a run with other {part} settings: {detail}; "
             "repeat its settings or choose another --run-dir"
         )
     if saved.get("data_fingerprint", settings["data_fingerprint"]) != settings["data_fingerprint"]:
         raise FileExistsError(
-            f"{run_dir} holds a run trained on other data than "
+            f"{shown} holds a run trained on other data than "
             f"{settings['data']['dataset'] or 'the benchmark dataset'} holds now; "
             "choose another --run-dir"
         )

@@ -4,6 +4,7 @@ Keras's sparse cross-entropy has no label smoothing and averages over
 padding too; these average over the real tokens of the batch only.
 """
 
+import tensorflow as tf
 from keras import ops
 
 PAD = 0
@@ -18,9 +19,17 @@ def smoothed_cross_entropy(smoothing: float):
         picked = ops.take_along_axis(log_probs, ops.expand_dims(targets, -1), axis=-1)[..., 0]
         per_token = -(1.0 - smoothing) * picked - smoothing * ops.mean(log_probs, axis=-1)
         real = ops.cast(ops.not_equal(targets, PAD), per_token.dtype)
-        return ops.sum(per_token * real) / ops.maximum(ops.sum(real), 1.0)
+        return replica_share(ops.sum(per_token * real) / ops.maximum(ops.sum(real), 1.0))
 
     return loss
+
+
+def replica_share(batch_mean):
+    """A loss already averaged over its batch, divided among the replicas of a
+    tf.distribute strategy, as Keras does for its own losses: the replicas'
+    gradients are summed, and Keras multiplies the reported loss back."""
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return batch_mean / replicas if replicas > 1 else batch_mean
 
 
 def token_accuracy(targets, logits):

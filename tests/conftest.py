@@ -14,7 +14,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import tensorflow as tf  # noqa: E402
+
 from data.mirror import mirror_root  # noqa: E402
+
+# Two logical CPU devices, so that MirroredStrategy has two replicas to keep
+# in step on a machine without GPUs; every other test places its work on the
+# first, as it would without them.
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2
+)
 
 TINY_SENTIMENT = {
     "vocabulary_size": 500,

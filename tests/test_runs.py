@@ -89,9 +89,10 @@ def train(arguments, killed_at=None) -> subprocess.CompletedProcess:
     )
 
 
-def weights(run_dir) -> dict[str, np.ndarray]:
+def weights(path) -> dict[str, np.ndarray]:
+    """The arrays of a weights file, or of a run directory's best weights."""
     found = {}
-    with h5py.File(run_dir / "best.weights.h5") as file:
+    with h5py.File(path / "best.weights.h5" if path.is_dir() else path) as file:
         file.visititems(
             lambda name, item: (
                 found.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset) else None

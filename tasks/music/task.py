@@ -35,6 +35,7 @@ from data.midi import (
 )
 from data.pipeline import Examples, bucketed_batches
 from models.keyboard import keyboard_scores
+from models.losses import replica_share
 from models.nade import IndependentKeys, Nade, PreviousFrames
 from models.recurrent import recurrent_stack
 from models.sampling import generate, generate_by_rereading, key_probability, stack_cells
@@ -71,7 +72,9 @@ def frame_count(roll, mask):
 
 def masked_nll(mask, log_likelihood):
     """The training loss: mean NLL per real (unpadded) frame of the batch."""
-    return -tf.reduce_sum(mask * log_likelihood) / tf.maximum(tf.reduce_sum(mask), 1.0)
+    return replica_share(
+        -tf.reduce_sum(mask * log_likelihood) / tf.maximum(tf.reduce_sum(mask), 1.0)
+    )
 
 
 class FrameNll(keras.metrics.Metric):

@@ -1,0 +1,170 @@
+"""Training under tf.distribute: every task under MirroredStrategy over two
+logical CPU devices (tests/conftest.py), and a cluster of two worker
+processes on localhost that trains as one process would."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import ROOT, TINY_SENTIMENT
+from test_forecasting import TINY as TINY_FORECASTING
+from test_forecasting import sine_csv
+from test_forecasting import tiny_task as tiny_forecasting
+from test_music import tiny_task as tiny_music
+from test_pos import synthetic_treebank
+from test_pos import tiny_task as tiny_pos
+from test_runs import weights
+from test_sentiment import synthetic_reviews
+from test_sentiment import tiny_task as tiny_sentiment
+from test_translation import tiny_task as tiny_translation
+from test_translation import write_parallel_files
+
+from core import runner
+from core.distribution import make_strategy
+from core.evaluation import evaluate
+from core.fitting import read_history, validate
+from tasks import load_task
+
+FEW_STEPS = dict(epochs=1, steps_per_epoch=3)
+TINY_RUNS = {
+    "sentiment": lambda folder, mirror, tfds: tiny_sentiment(
+        synthetic_reviews(folder / "reviews.csv", count=200), **FEW_STEPS
+    ),
+    "pos": lambda folder, mirror, tfds: tiny_pos(
+        synthetic_treebank(folder / "treebank.conllu", count=120), **FEW_STEPS
+    ),
+    "translation": lambda folder, mirror, tfds: tiny_translation(
+        write_parallel_files(folder), **FEW_STEPS
+    ),
+    "music": lambda folder, mirror, tfds: tiny_music(
+        "nade", mirror=mirror, data_dir=tfds, limit=16, **FEW_STEPS
+    ),
+    "forecasting": lambda folder, mirror, tfds: tiny_forecasting(
+        sine_csv(folder / "sine.csv", rows=600), train=FEW_STEPS
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(TINY_RUNS))
+def test_every_task_trains_on_two_mirrored_replicas_and_its_run_reloads(
+    name, tmp_path, mirror, tfds_dir
+):
+    """A few steps on two replicas; the weights saved under the strategy,
+    reloaded into a new model, give the validation scores measured during
+    the run, and the export scores the test split."""
+    strategy = make_strategy("mirrored")
+    assert strategy.num_replicas_in_sync == 2
+    run_dir = tmp_path / "run"
+    task = TINY_RUNS[name](tmp_path, mirror, tfds_dir)
+    metrics = runner.run(task, run_dir, distribute="mirrored")
+
+    task = load_task(run_dir)
+    with strategy.scope():
+        model = task.build_model()
+        model.load_weights(run_dir / "best.weights.h5")
+        model.compile(**task.compile_arguments())
+    validation = task.batches(task.splits().validation, training=False)
+    assert validate(model, validation, strategy) == pytest.approx(metrics["validation"], rel=1e-6)
+    report = evaluate(load_task(run_dir), run_dir)
+    headline = report["metrics"][next(iter(report["metrics"]))]
+    assert np.isfinite(headline), report["metrics"]
+
+
+WORKER = """
+import shutil, sys
+from pathlib import Path
+import core.runner, train
+kept, clean_up = Path(sys.argv[1]), core.runner.clean_up
+def keep_then_clean_up(run_dir, place):  # the worker's final weights, kept for the test
+    shutil.copy(place / "best.weights.h5", kept)
+    clean_up(run_dir, place)
+core.runner.clean_up = keep_then_clean_up
+train.main(sys.argv[2:])
+"""
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for each in sockets:
+        each.bind(("localhost", 0))
+    ports = [each.getsockname()[1] for each in sockets]
+    for each in sockets:
+        each.close()
+    return ports
+
+
+def command_line(name: str, folder) -> list[str]:
+    """A tiny run without dropout, so that one process and two workers
+    compute the same sums."""
+    if name == "sentiment":
+        sizes = {**TINY_SENTIMENT, "dropout": 0, "head_dropout": 0}
+        dataset = synthetic_reviews(folder / "reviews.csv", count=320)
+    else:
+        sizes = TINY_FORECASTING
+        dataset = sine_csv(folder / "sine.csv", rows=800)
+    options = [f"--{key.replace('_', '-')}={value}" for key, value in sizes.items()]
+    return [name, f"--dataset={dataset}", *options, "--epochs=2", "--batch-size=16"]
+
+
+def start(arguments: list[str], environment: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, *arguments],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(ROOT)} | environment,
+    )
+
+
+@pytest.mark.parametrize("name", ["sentiment", "forecasting"])
+def test_two_workers_train_in_step_as_one_process_would(name, tmp_path):
+    """Two worker processes on localhost: both end with the same weights;
+    only the chief writes the run directory, and the other's scratch copy
+    is gone; each epoch's training loss is the one-process loss with the
+    same global batch to 1e-3: a batch of odd size splits unevenly, and
+    each worker's mean then weighs its half as much as the other's."""
+    base = command_line(name, tmp_path)
+    single = start(["train.py", *base, f"--run-dir={tmp_path / 'single'}"], {})
+    assert single.wait(timeout=600) == 0, single.stdout.read()[-3000:]
+
+    ports = free_ports(2)
+    cluster = {"worker": [f"localhost:{port}" for port in ports]}
+    workers = []
+    for index in range(2):
+        scratch = tmp_path / f"tmp-{index}"
+        scratch.mkdir()
+        config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        environment = {"TF_CONFIG": json.dumps(config), "TMPDIR": str(scratch)}
+        arguments = [
+            "-c",
+            WORKER,
+            str(tmp_path / f"weights-{index}.weights.h5"),
+            *base,
+            f"--run-dir={tmp_path / 'cluster'}",
+            "--distribute=multi-worker",
+        ]
+        workers.append(start(arguments, environment))
+    for worker in workers:
+        assert worker.wait(timeout=600) == 0, worker.stdout.read()[-3000:]
+
+    run = tmp_path / "cluster"
+    assert {"metrics.json", "best.weights.h5", "history.csv", "export"} <= {
+        path.name for path in run.iterdir()
+    }
+    assert not (run / "checkpoint.npz").exists()
+    assert list((tmp_path / "tmp-1").iterdir()) == []  # the scratch copy is gone
+    chief, other = (weights(tmp_path / f"weights-{index}.weights.h5") for index in range(2))
+    assert sorted(chief) == sorted(other)
+    for key, value in chief.items():
+        np.testing.assert_array_equal(value, other[key], err_msg=key)
+    for key, value in weights(run).items():
+        np.testing.assert_array_equal(value, chief[key], err_msg=key)
+
+    alone = [row["loss"] for row in read_history(tmp_path / "single" / "history.csv")]
+    together = [row["loss"] for row in read_history(run / "history.csv")]
+    np.testing.assert_allclose(together, alone, rtol=1e-3)
