@@ -60,12 +60,17 @@ def main(argv: list[str]) -> None:
     except ValueError as error:
         command_line.error(str(error))
     start_command()
-    from core.runner import run  # loads TensorFlow: only once the options are good
+    # These load TensorFlow: only once the options are good.
+    from core.distribution import WorkerLost
+    from core.runner import run
 
     task = registered.task_class()(*settings)
     run_dir = options.run_dir or Path("runs") / f"{task.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     command = shlex.join(["python", "train.py", *argv])
-    metrics = run(task, run_dir, command, options.checkpoint_minutes, options.distribute)
+    try:
+        metrics = run(task, run_dir, command, options.checkpoint_minutes, options.distribute)
+    except WorkerLost as error:
+        sys.exit(f"error: {error}")
     print(f"run directory: {run_dir}")
     print(f"validation: {metrics['validation']}")
 

@@ -14,6 +14,12 @@ training loop (`core.fitting`) therefore runs its own steps, `train_step`
 and `test_step` of the model under `strategy.run`, and reads the metrics
 once per epoch from their variables, which tf.distribute sums over every
 replica of the cluster.
+
+In a cluster every worker reads the run directory, which must therefore be
+on a filesystem they share (as TensorFlow's guide assumes for checkpoints),
+and only the chief writes it. When a worker stops, tf.distribute's health
+checks stop the others; starting every worker again with the same command
+resumes the run from the chief's last saved training state.
 """
 
 import functools
@@ -32,7 +38,11 @@ from core.config import STRATEGIES
 
 ON_READ = tf.VariableSynchronization.ON_READ
 _STEPS = weakref.WeakKeyDictionary()  # model -> {id(strategy): its step functions}
-AGREE_EVERY = 32  # steps between a cluster's agreements on when to save
+AGREE_EVERY = 8  # steps between a cluster's agreements on when to save
+
+
+class WorkerLost(RuntimeError):
+    """A worker of the cluster stopped; the others cannot go on without it."""
 
 
 @functools.cache
@@ -144,4 +154,13 @@ def decided_together(strategy: tf.distribute.Strategy, wanted: bool, step: int) 
     if step % AGREE_EVERY:
         return False
     votes = strategy.run(lambda: tf.constant(float(wanted)))
-    return bool(strategy.reduce("MAX", votes, axis=None))
+    return bool(strategy.reduce("SUM", votes, axis=None) > 0)
+
+
+def same_on_every_worker(strategy: tf.distribute.Strategy, value: float) -> bool:
+    """Whether every worker of a cluster holds `value` (say where training is)."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return True
+    votes = strategy.run(lambda: tf.constant([value, value * value], tf.float64))
+    total, squares = strategy.reduce("SUM", votes, axis=None).numpy()
+    return bool(np.isclose(total * total, strategy.num_replicas_in_sync * squares))

@@ -34,7 +34,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core.distribution import assign, decided_together, sharded, step_functions
+from core.distribution import (
+    assign,
+    decided_together,
+    same_on_every_worker,
+    sharded,
+    step_functions,
+)
 from core.files import write_atomically
 from core.task import Splits, Task
 
@@ -73,6 +79,11 @@ def fit(
     validation = task.batches(splits.validation, training=False)
     state = _training_variables(model, validation, strategy)
     progress = _restore(path, state, strategy) if path.exists() else Progress()
+    if not same_on_every_worker(strategy, progress.epoch * 1e6 + progress.step):
+        raise FileNotFoundError(
+            f"the workers of the cluster found different training states in {run_dir}: "
+            "every worker must read the chief's run directory, on a filesystem they share"
+        )
     extra = task.callbacks(model, splits)
     callbacks = keras.callbacks.CallbackList(
         [*extra, keras.callbacks.TensorBoard(str(run_dir / "logs"))],

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core.distribution import clean_up, make_strategy, writing_place
+from core.distribution import WorkerLost, clean_up, make_strategy, writing_place
 from core.export import export, next_version
 from core.files import remove_leftovers, write_json
 from core.fitting import fit, read_history, validate
@@ -51,6 +51,16 @@ def run(
     place = writing_place(run_dir)
     try:
         return _run(task, run_dir, place, command, checkpoint_minutes, strategy)
+    except tf.errors.UnavailableError:
+        if distribute != "multi-worker":
+            raise
+        # tf.distribute's health checks stop every worker when one stops;
+        # there is no joining a running cluster again in this Keras.
+        raise WorkerLost(
+            "a worker of the cluster stopped (see TensorFlow's lines above); start every "
+            "worker again with the same command: the run resumes from the training state "
+            f"last saved in {run_dir}"
+        ) from None
     finally:
         clean_up(run_dir, place)
 

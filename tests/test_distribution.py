@@ -107,7 +107,9 @@ def command_line(name: str, folder) -> list[str]:
         sizes = TINY_FORECASTING
         dataset = sine_csv(folder / "sine.csv", rows=800)
     options = [f"--{key.replace('_', '-')}={value}" for key, value in sizes.items()]
-    return [name, f"--dataset={dataset}", *options, "--epochs=2", "--batch-size=16"]
+    # Saving the training state as often as the workers can agree on it.
+    saving = "--checkpoint-minutes=0"
+    return [name, f"--dataset={dataset}", *options, "--epochs=2", "--batch-size=16", saving]
 
 
 def start(arguments: list[str], environment: dict) -> subprocess.Popen:
