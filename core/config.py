@@ -36,6 +36,9 @@ class TrainingConfig:
     seed: int = option(0, "seeds weights, dropout, shuffling and the validation split")
     limit: int = option(0, "use this many train and validation examples (0 = all); smoke runs")
     steps_per_epoch: int = option(0, "batches per epoch (0 = one full pass)")
+    mixed_precision: bool = option(
+        False, "compute in float16 on a GPU, bfloat16 on a CPU; weights, losses and outputs float32"
+    )
 
     def __post_init__(self):
         require_positive(self, "epochs", "batch_size", "learning_rate", "patience")

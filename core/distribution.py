@@ -22,6 +22,7 @@ checks stop the others; starting every worker again with the same command
 resumes the run from the chief's last saved training state.
 """
 
+import contextlib
 import functools
 import json
 import os
@@ -43,6 +44,22 @@ AGREE_EVERY = 8  # steps between a cluster's agreements on when to save
 
 class WorkerLost(RuntimeError):
     """A worker of the cluster stopped; the others cannot go on without it."""
+
+
+@contextlib.contextmanager
+def precision(mixed: bool):
+    """Layers made inside compute in float16 on a GPU (bfloat16 on a CPU, which
+    has no fast float16) and keep float32 weights; the tasks make their output
+    layers float32, so that losses, softmaxes and exports stay float32. With
+    float16, `compile` scales the loss against underflow."""
+    previous = keras.config.dtype_policy()
+    if mixed:
+        gpu = tf.config.list_physical_devices("GPU")
+        keras.config.set_dtype_policy("mixed_float16" if gpu else "mixed_bfloat16")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 @functools.cache

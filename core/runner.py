@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core.distribution import WorkerLost, clean_up, make_strategy, writing_place
+from core.distribution import WorkerLost, clean_up, make_strategy, precision, writing_place
 from core.export import export, next_version
 from core.files import remove_leftovers, write_json
 from core.fitting import fit, read_history, validate
@@ -85,7 +85,7 @@ def _run(task: Task, shown: Path, run_dir: Path, command, checkpoint_minutes, st
         "command": command,
         "source": source_version(),
     }
-    _refuse_other_settings(run_dir, settings, shown)
+    _refuse_other_settings(task, run_dir, settings, shown)
     if (run_dir / "metrics.json").exists():
         print(f"{shown} already holds this run, finished")
         return json.loads((run_dir / "metrics.json").read_text())
@@ -103,7 +103,7 @@ def _run(task: Task, shown: Path, run_dir: Path, command, checkpoint_minutes, st
     # Data loading and adapting may draw random numbers, and a resumed run
     # skips them: the weights are drawn from a freshly seeded state.
     keras.utils.set_random_seed(task.training.seed)
-    with strategy.scope():
+    with strategy.scope(), precision(task.training.mixed_precision):
         model = task.build_model()
         averaging = (
             {"use_ema": True, "ema_momentum": task.training.ema} if task.training.ema else {}
@@ -170,15 +170,19 @@ def _throughput(task: Task, train_batches, history: list[dict]) -> dict:
     }
 
 
-def _refuse_other_settings(run_dir: Path, settings: dict, shown: Path) -> None:
+def _refuse_other_settings(task: Task, run_dir: Path, settings: dict, shown: Path) -> None:
     """A run directory resumes only the run it holds: same task, model,
-    training and data settings, and the same data."""
+    training and data settings, and the same data. A setting newer than the
+    run's code counts as its default there."""
     path = run_dir / "config.json"
     if not path.exists():
         return
     saved = json.loads(path.read_text())
+    classes = {"config": type(task.config), "train": type(task.training)}
     for part in ("task", "config", "train", "data"):
         ours, theirs = settings[part], saved[part]
+        if part in classes and saved["task"] == task.name:
+            theirs = dataclasses.asdict(classes[part]()) | theirs
         if part == "data":  # where a copy of the data lives is not a setting of the run
             ours, theirs = {"dataset": ours["dataset"]}, {"dataset": theirs["dataset"]}
         if ours == theirs:

@@ -13,13 +13,19 @@ from keras import layers, ops
 from models.options import ATTENTIONS
 
 
+def masked_score(scores) -> float:
+    """A score that softmax turns into a zero weight, finite in the scores'
+    dtype: -1e9 is -inf in float16, and -inf times a zero mask is NaN."""
+    return -3e4 if keras.backend.standardize_dtype(scores.dtype) == "float16" else -1e9
+
+
 def attend(scores, memory, memory_mask):
     """Masked softmax over `scores (batch, steps, source)` and the weighted memory.
 
     Returns the context `(batch, steps, memory width)` and the weights.
     """
     valid = ops.expand_dims(ops.cast(memory_mask, "bool"), 1)
-    scores = ops.where(valid, scores, ops.full_like(scores, -1e9))
+    scores = ops.where(valid, scores, ops.full_like(scores, masked_score(scores)))
     weights = ops.softmax(scores, axis=-1)
     return ops.matmul(weights, memory), weights
 

@@ -79,7 +79,7 @@ def recurrent_forecaster(
     )
     if dropout:
         state = layers.Dropout(dropout, name="head_dropout")(state)
-    flat = layers.Dense(horizon * channels, name="forecast")(state)
+    flat = layers.Dense(horizon * channels, name="forecast", dtype="float32")(state)
     forecast = ops.reshape(flat, (-1, horizon, channels))
     return keras.Model(window, denormalize(forecast, shift, scale), name=name)
 
@@ -131,7 +131,10 @@ def segment_recurrent_forecaster(
     )(embedded)
     hidden = layers.Dropout(dropout, name="decoder_dropout")(hidden)
     values = layers.Dense(
-        segment_length, name="segment_projection", **_uniform_fan_in(units, initialization, *dense)
+        segment_length,
+        name="segment_projection",
+        dtype="float32",
+        **_uniform_fan_in(units, initialization, *dense),
     )(hidden)
     forecast = ops.transpose(ops.reshape(values, (-1, channels, horizon)), (0, 2, 1))
     return keras.Model(window, denormalize(forecast, shift, scale), name=name)

@@ -7,6 +7,7 @@ Keras mask; a padded and an unpadded copy of a sequence pool identically.
 import keras
 from keras import layers, ops
 
+from models.attention import masked_score
 from models.options import POOLINGS
 from models.recurrent import recurrent_stack
 
@@ -28,8 +29,8 @@ class MaskedMaxPooling(layers.Layer):
 
     def call(self, inputs, mask=None):
         valid = _step_mask(inputs, mask) > 0
-        pooled = ops.max(ops.where(valid, inputs, -1e9), axis=1)
-        # An all-padding sequence (an empty text) pools to zeros, not -1e9.
+        pooled = ops.max(ops.where(valid, inputs, masked_score(inputs)), axis=1)
+        # An all-padding sequence (an empty text) pools to zeros.
         return ops.where(ops.any(valid, axis=1), pooled, 0.0)
 
     def compute_mask(self, inputs, mask=None):
@@ -65,13 +66,13 @@ class AttentionPooling(layers.Layer):
         super().__init__(**kwargs)
         self.attention_units = attention_units
         self.supports_masking = True
-        self.project = layers.Dense(attention_units, activation="tanh")
-        self.score = layers.Dense(1, use_bias=False)
+        self.project = layers.Dense(attention_units, activation="tanh", dtype=self.dtype_policy)
+        self.score = layers.Dense(1, use_bias=False, dtype=self.dtype_policy)
 
     def call(self, inputs, mask=None):
         scores = self.score(self.project(inputs))
         weights = _step_mask(inputs, mask)
-        scores = scores + (1.0 - weights) * -1e9
+        scores = scores + (1.0 - weights) * masked_score(scores)
         attention = ops.softmax(scores, axis=1)
         return ops.sum(attention * inputs, axis=1)
 

@@ -51,7 +51,9 @@ class IndependentKeys(layers.Layer):
     ):
         super().__init__(**kwargs)
         self.keys, self.key_bias, self.key_scores = keys, key_bias, key_scores
-        self.logits = layers.Dense(keys, bias_initializer=_constant(key_bias), name="logits")
+        self.logits = layers.Dense(
+            keys, bias_initializer=_constant(key_bias), name="logits", dtype=self.dtype_policy
+        )
 
     def key_logits(self, context):
         if not self.key_scores:
@@ -64,6 +66,7 @@ class IndependentKeys(layers.Layer):
 
     def sample(self, context, uniform, temperature=1.0):
         """One frame per context row; `uniform` is `(..., keys)` noise in [0, 1)."""
+        context = ops.cast(context, self.compute_dtype)  # called directly: no autocast
         probability = ops.sigmoid(self.key_logits(context) / temperature)
         return ops.cast(uniform < probability, context.dtype)
 
@@ -96,7 +99,10 @@ class Nade(layers.Layer):
         self.hidden_units, self.keys, self.key_bias = hidden_units, keys, key_bias
         initial = None if key_bias is None else [0.0] * hidden_units + list(key_bias)
         self.biases = layers.Dense(
-            hidden_units + keys, bias_initializer=_constant(initial), name="biases"
+            hidden_units + keys,
+            bias_initializer=_constant(initial),
+            name="biases",
+            dtype=self.dtype_policy,
         )
 
     def build(self, context_shape, frames_shape=None):
@@ -125,6 +131,7 @@ class Nade(layers.Layer):
 
     def sample(self, context, uniform, temperature=1.0):
         """Ancestral sampling, key by key; `uniform` is `(batch, keys)` noise in [0, 1)."""
+        context = ops.cast(context, self.compute_dtype)  # called directly: no autocast
         hidden_input, key_bias = self._biases(context)
         identity = ops.eye(self.keys, dtype=context.dtype)
 

@@ -17,11 +17,18 @@ def stack_cells(model: keras.Model, cell: str, depth: int, name: str = "encoder"
 
 
 def step(cells: list, inputs: tf.Tensor, states: list) -> tuple[tf.Tensor, list]:
-    """One time step through every layer of the stack (inference: no dropout)."""
+    """One time step through every layer of the stack (inference: no dropout).
+
+    Each cell computes in its own dtype (bfloat16 under mixed precision);
+    outputs and states are float32 between steps, as the frames are."""
     new_states = []
     for cell, state in zip(cells, states, strict=True):
-        inputs, state = cell(inputs, state, training=False)
-        new_states.append(list(state) if isinstance(state, list | tuple) else [state])
+        dtype = cell.compute_dtype
+        state = [tf.cast(part, dtype) for part in state]
+        inputs, state = cell(tf.cast(inputs, dtype), state, training=False)
+        state = list(state) if isinstance(state, list | tuple) else [state]
+        inputs = tf.cast(inputs, tf.float32)
+        new_states.append([tf.cast(part, tf.float32) for part in state])
     return inputs, new_states
 
 
@@ -49,7 +56,7 @@ def generate(
     """
     batch, keys = tf.shape(primer)[0], tf.shape(primer)[2]
     states = [
-        [tf.convert_to_tensor(s) for s in tf.nest.flatten(cell.get_initial_state(batch))]
+        [tf.cast(s, tf.float32) for s in tf.nest.flatten(cell.get_initial_state(batch))]
         for cell in cells
     ]
     inputs = tf.concat([tf.zeros_like(primer[:, :1]), primer], axis=1)

@@ -86,7 +86,7 @@ class AttentionDecoder(layers.Layer):
         self.mix = layers.Dense(units, activation="tanh", use_bias=False, name="attentional")
         self.input_dropout = layers.Dropout(dropout)
         self.output_dropout = layers.Dropout(dropout)
-        self.projection = layers.Dense(vocabulary_size, name="logits")
+        self.projection = layers.Dense(vocabulary_size, name="logits", dtype="float32")
 
     def build(self, target_ids_shape, memory_shape, memory_mask_shape, initial_state_shape):
         # Built here, outside the decoding loop, where variables may be created.
@@ -131,12 +131,13 @@ class AttentionDecoder(layers.Layer):
         first = {
             "state": self.start(initial_state),
             "attentional": ops.zeros_like(initial_state),
-            "weights": tf.zeros(tf.stack([tf.shape(memory)[0], source_length])),
+            "weights": tf.zeros(tf.stack([tf.shape(memory)[0], source_length]), self.compute_dtype),
         }
         steps = tf.scan(advance, tf.transpose(embedded, [1, 0, 2]), initializer=first)
         attentional = tf.transpose(steps["attentional"], [1, 0, 2])
         logits = self.projection(self.output_dropout(attentional, training=training))
-        return logits, tf.transpose(steps["weights"], [1, 0, 2])
+        weights = tf.cast(tf.transpose(steps["weights"], [1, 0, 2]), tf.float32)  # mixed precision
+        return logits, weights
 
     def call(self, target_ids, memory, memory_mask, initial_state, training=False):
         return self.teacher_forced(target_ids, memory, memory_mask, initial_state, training)[0]

@@ -2,6 +2,7 @@
 logical CPU devices (tests/conftest.py), and a cluster of two worker
 processes on localhost that trains as one process would."""
 
+import dataclasses
 import json
 import os
 import socket
@@ -10,6 +11,7 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from conftest import ROOT, TINY_SENTIMENT
 from test_forecasting import TINY as TINY_FORECASTING
 from test_forecasting import sine_csv
@@ -24,9 +26,12 @@ from test_translation import tiny_task as tiny_translation
 from test_translation import write_parallel_files
 
 from core import runner
-from core.distribution import make_strategy
+from core.distribution import make_strategy, precision
 from core.evaluation import evaluate
+from core.export import latest_version
 from core.fitting import read_history, validate
+from models.attention import attend
+from models.heads import AttentionPooling, MaskedMaxPooling
 from tasks import load_task
 
 FEW_STEPS = dict(epochs=1, steps_per_epoch=3)
@@ -72,6 +77,26 @@ def test_every_task_trains_on_two_mirrored_replicas_and_its_run_reloads(
     report = evaluate(load_task(run_dir), run_dir)
     headline = report["metrics"][next(iter(report["metrics"]))]
     assert np.isfinite(headline), report["metrics"]
+
+
+@pytest.mark.parametrize("name", list(TINY_RUNS))
+def test_every_task_trains_and_exports_in_mixed_precision(name, tmp_path, mirror, tfds_dir):
+    """bfloat16 on this CPU: the recurrent layers compute in it, the outputs
+    stay float32, and so does every floating output of the export."""
+    task = TINY_RUNS[name](tmp_path, mirror, tfds_dir)
+    task.training = dataclasses.replace(task.training, mixed_precision=True, steps_per_epoch=2)
+    metrics = runner.run(task, tmp_path / "run")
+    assert all(np.isfinite(value) for value in metrics["validation"].values()), metrics
+
+    with precision(True):
+        model = task.build_model()
+    dtypes = {layer.compute_dtype for layer in model.layers}
+    assert "bfloat16" in dtypes, dtypes
+    assert all(output.dtype == "float32" for output in model.outputs)
+    export = tf.saved_model.load(str(latest_version(tmp_path / "run" / "export")))
+    for signature in export.signatures.values():
+        for output in signature.structured_outputs.values():
+            assert output.dtype not in (tf.float16, tf.bfloat16), signature.structured_outputs
 
 
 WORKER = """
@@ -170,3 +195,23 @@ def test_two_workers_train_in_step_as_one_process_would(name, tmp_path):
     alone = [row["loss"] for row in read_history(tmp_path / "single" / "history.csv")]
     together = [row["loss"] for row in read_history(run / "history.csv")]
     np.testing.assert_allclose(together, alone, rtol=1e-3)
+
+
+def test_masked_attention_and_pooling_stay_finite_in_float16():
+    """Masked positions get a score that float16 holds (-1e9 is -inf there,
+    and -inf times a zero mask is NaN), and the results are float32's."""
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(size=(2, 5, 4)).astype("float32")
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
+    for layer in (AttentionPooling, MaskedMaxPooling):
+        single = layer(dtype="float32")
+        expected = single(inputs, mask=mask)
+        half = layer(dtype="float16")
+        half(inputs.astype("float16"), mask=mask)  # builds it
+        half.set_weights(single.get_weights())
+        result = half(inputs.astype("float16"), mask=mask)
+        assert np.all(np.isfinite(result)), layer.__name__
+        np.testing.assert_allclose(result, expected, atol=0.02, err_msg=layer.__name__)
+    scores = rng.normal(size=(2, 1, 5)).astype("float16")
+    context, weights = attend(scores, inputs.astype("float16"), mask)
+    assert np.all(np.isfinite(context)) and np.all(np.asarray(weights)[0, 0, 3:] == 0)

@@ -210,10 +210,16 @@ class Music(Task):
         if len(parts) > 1:
             context = layers.Concatenate(name="context")(parts)
         if config.head == "nade":
-            head = Nade(config.nade_hidden, KEYS, self.key_log_odds, name="frame_head")
+            head = Nade(
+                config.nade_hidden, KEYS, self.key_log_odds, name="frame_head", dtype="float32"
+            )
         else:
             head = IndependentKeys(
-                KEYS, self.key_log_odds, bool(config.keyboard_units), name="frame_head"
+                KEYS,
+                self.key_log_odds,
+                bool(config.keyboard_units),
+                name="frame_head",
+                dtype="float32",
             )
         return keras.Model(frames, head(context, frames), name="music")
 

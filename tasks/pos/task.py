@@ -126,7 +126,9 @@ class PosTagging(Task):
             residual=config.residual,
         )
         encoded = layers.Dropout(config.output_dropout, name="output_dropout")(encoded)
-        probabilities = layers.Dense(len(self.tags), activation="softmax", name="tags")(encoded)
+        probabilities = layers.Dense(
+            len(self.tags), activation="softmax", name="tags", dtype="float32"
+        )(encoded)
         return keras.Model({"words": words, "characters": characters}, probabilities, name="pos")
 
     def compile_arguments(self) -> dict:

@@ -85,7 +85,9 @@ class Sentiment(Task):
             residual=config.residual,
         )
         summary = layers.Dropout(config.head_dropout, name="head_dropout")(summary)
-        probability = layers.Dense(1, activation="sigmoid", name="probability")(summary)
+        probability = layers.Dense(1, activation="sigmoid", name="probability", dtype="float32")(
+            summary
+        )
         return keras.Model(inputs, probability, name="sentiment")
 
     def compile_arguments(self) -> dict:
