@@ -25,6 +25,7 @@ from test_sentiment import tiny_task as tiny_sentiment
 from test_translation import tiny_task as tiny_translation
 from test_translation import write_parallel_files
 
+import gpu_check
 from core import runner
 from core.distribution import make_strategy, precision
 from core.evaluation import evaluate
@@ -215,3 +216,37 @@ def test_masked_attention_and_pooling_stay_finite_in_float16():
     scores = rng.normal(size=(2, 1, 5)).astype("float16")
     context, weights = attend(scores, inputs.astype("float16"), mask)
     assert np.all(np.isfinite(context)) and np.all(np.asarray(weights)[0, 0, 3:] == 0)
+
+
+def test_gpu_check_reports_cudnn_eligibility_on_a_cpu_machine(tmp_path):
+    """Keras's cuDNN rule for every task's default model; no GPU here, so no
+    timings, and it says so."""
+    report_path = tmp_path / "gpu.json"
+    result = subprocess.run(
+        [sys.executable, "gpu_check.py", "--limit=200", f"--json={report_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = {entry["task"]: entry for entry in json.loads(report_path.read_text())}
+    assert set(report) == set(TINY_RUNS)
+    assert result.stdout.count("timings: no GPU") == len(TINY_RUNS)
+    assert all(row["cudnn"] for row in report["sentiment"]["layers"])
+    (music,) = report["music"]["layers"]  # its default recurrent dropout rules cuDNN out
+    assert not music["cudnn"] and music["remedy"] == ["--recurrent-dropout 0"]
+    stepped = [row for row in report["translation"]["layers"] if row["kind"] == "GRUCell"]
+    assert stepped and not stepped[0]["cudnn"]
+
+
+def test_gpu_check_times_training_steps_in_both_precisions(tmp_path):
+    """The timing path, run on the CPU: steps/s and timesteps/s for float32
+    and mixed precision."""
+    task = tiny_forecasting(sine_csv(tmp_path / "sine.csv", rows=600))
+    splits = task.splits()
+    task.adapt(splits.train)
+    timing = gpu_check.timings(task, splits, steps=2, device="CPU:0")
+    for mode in ("float32", "mixed"):
+        assert timing[mode]["steps_per_second"] > 0 and timing[mode]["timesteps_per_second"] > 0
