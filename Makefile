@@ -18,7 +18,7 @@ MUSIC_RUN ?= runs/music-$(NOW)
 TRANSLATION_RUN ?= runs/translation-$(NOW)
 
 .PHONY: setup sentiment benchmark-sentiment pos benchmark-pos music benchmark-music \
-	translation benchmark-translation benchmark-forecasting gpu-check test lint clean
+	translation benchmark-translation benchmark-forecasting benchmark-scaling gpu-check test lint clean
 
 setup: $(STAMP)
 
@@ -121,6 +121,10 @@ benchmark-forecasting: setup
 	$(call forecast,segment-ettm1,$(HORIZONS),$(SEGMENT_ETTM1))
 	$(call forecast,plain-ettm1,$(HORIZONS),$(PLAIN) --series ettm1,0)
 	$(BIN)/python evaluate.py forecasting --model $(FORECAST_MODELS) --benchmark
+
+# One process against two workers on this machine (benchmarks/scaling.json).
+benchmark-scaling: setup
+	$(BIN)/python benchmarks/scaling.py
 
 # Which recurrent layers run on cuDNN, and (on a GPU) training speed and
 # memory of every task in float32 and mixed precision.

@@ -224,6 +224,8 @@ def results_table(benchmarks: Path | None = None) -> str:
     ]
     for path in sorted((benchmarks or BENCHMARKS).glob("*.json")):
         report = json.loads(path.read_text())
+        if "headline_metric" not in report:  # not a task's benchmark (say scaling.json)
+            continue
         name = report["headline_metric"]
         mean, std = mean_and_std(report["metrics"][name])
         spread = f" ± {std:.4f}" if std is not None else ""
