@@ -95,11 +95,12 @@ def is_chief() -> bool:
     return task.get("type") == "worker" and int(task.get("index", 0)) == 0
 
 
-def writing_place(run_dir: Path) -> Path:
-    """Where this process writes: the run directory for the chief; for any other
-    worker a scratch copy of it (the chief's checkpoint included, so that a
-    restarted cluster resumes together), to be removed by `clean_up`."""
-    if is_chief():
+def writing_place(run_dir: Path, strategy: tf.distribute.Strategy) -> Path:
+    """Where this process writes: the run directory, unless it is a worker of a
+    cluster other than the chief; then a scratch copy of it (the chief's
+    checkpoint included, so that a restarted cluster resumes together), to
+    be removed by `clean_up`."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or is_chief():
         return run_dir
     scratch = Path(tempfile.mkdtemp(prefix="rnn-worker-"))
     if run_dir.is_dir():

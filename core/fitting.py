@@ -212,7 +212,11 @@ def _training_variables(model: keras.Model, validation: tf.data.Dataset, strateg
     the metrics' are created first (by building them on one batch)."""
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    validate(model, validation.take(1), strategy)  # builds the metrics
+    # The metrics' variables are made here, outside the replicas' threads: made
+    # lazily inside the first distributed step, they race under MirroredStrategy
+    # ("You must feed a value for placeholder"). `fit` builds them the same way.
+    with strategy.scope():
+        model._symbolic_build(data_batch=next(iter(validation.take(1))))
     model.reset_metrics()
     seen, variables = set(), []
     for variable in [*model.variables, *model.optimizer.variables, *model.metrics_variables]:

@@ -48,7 +48,7 @@ def run(
     same settings is returned as it is. `distribute` names the strategy
     (`core.distribution`); in a cluster only the chief writes `run_dir`."""
     strategy = make_strategy(distribute)
-    place = writing_place(run_dir)
+    place = writing_place(run_dir, strategy)
     try:
         return _run(task, run_dir, place, command, checkpoint_minutes, strategy)
     except tf.errors.UnavailableError:

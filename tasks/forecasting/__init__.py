@@ -1,7 +1,7 @@
 """Window -> horizon: multivariate forecasting (ETTh1, ETTm1, your CSV)."""
 
 from tasks.forecasting.config import ForecastingConfig as Config
-from tasks.forecasting.config import ForecastingTrain as Training
+from tasks.forecasting.config import ForecastingTraining as Training
 from tasks.forecasting.config import ForecastOptions as PredictOptions
 
 __all__ = ["Config", "PredictOptions", "Training", "task_class"]

@@ -66,7 +66,7 @@ class ForecastOptions:
 
 
 @dataclass
-class ForecastingTrain(TrainingConfig):
+class ForecastingTraining(TrainingConfig):
     """How the forecasting benchmark trains on ETTh1: SegRNN's lookback-96 settings
     and an average of the weights (ETTm1 takes --learning-rate 2e-4,
     --segment-length 48 and --ema 0: there the average did not help)."""

@@ -38,7 +38,7 @@ from models.forecasters import (
     segment_recurrent_forecaster,
 )
 from tasks.forecasting import plots
-from tasks.forecasting.config import ForecastingConfig, ForecastingTrain, ForecastOptions
+from tasks.forecasting.config import ForecastingConfig, ForecastingTraining, ForecastOptions
 from tasks.forecasting.transforms import dated_seconds, mean_day_at, straight_line
 
 BLEND_WEIGHTS = tuple(round(tenth / 10, 1) for tenth in range(11))
@@ -54,7 +54,7 @@ class Forecasting(Task):
 
     name = "forecasting"
     Config = ForecastingConfig
-    Training = ForecastingTrain
+    Training = ForecastingTraining
     PredictOptions = ForecastOptions
     headline_metric = "etth1_mse_96"
     higher_is_better = False

@@ -2,7 +2,7 @@
 
 from tasks.music.config import GenerateOptions as PredictOptions
 from tasks.music.config import MusicConfig as Config
-from tasks.music.config import MusicTrain as Training
+from tasks.music.config import MusicTraining as Training
 
 __all__ = ["Config", "PredictOptions", "Training", "task_class"]
 

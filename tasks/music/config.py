@@ -62,7 +62,7 @@ class GenerateOptions:
 
 
 @dataclass
-class MusicTrain(TrainingConfig):
+class MusicTraining(TrainingConfig):
     """How the music benchmark trains: 229 chorales make short epochs, so many of them."""
 
     epochs: int = option(300, "upper bound; early stopping ends sooner")

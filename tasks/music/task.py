@@ -39,7 +39,7 @@ from models.losses import replica_share
 from models.nade import IndependentKeys, Nade, PreviousFrames
 from models.recurrent import recurrent_stack
 from models.sampling import generate, generate_by_rereading, key_probability, stack_cells
-from tasks.music.config import GenerateOptions, MusicConfig, MusicTrain
+from tasks.music.config import GenerateOptions, MusicConfig, MusicTraining
 from tasks.music.scores import (
     frame_scores,
     key_frequency,
@@ -98,7 +98,7 @@ class Music(Task):
 
     name = "music"
     Config = MusicConfig
-    Training = MusicTrain
+    Training = MusicTraining
     PredictOptions = GenerateOptions
     monitor = "val_nll"
     higher_is_better = False

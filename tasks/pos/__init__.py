@@ -2,7 +2,7 @@
 
 from core.config import NoOptions as PredictOptions
 from tasks.pos.config import PosConfig as Config
-from tasks.pos.config import PosTrain as Training
+from tasks.pos.config import PosTraining as Training
 
 __all__ = ["Config", "PredictOptions", "Training", "task_class"]
 

@@ -45,7 +45,7 @@ class PosConfig:
 
 
 @dataclass
-class PosTrain(TrainingConfig):
+class PosTraining(TrainingConfig):
     """How the POS benchmark trains: long enough for the halved step sizes to pay off."""
 
     epochs: int = option(30, "upper bound; the step size halves on a plateau, patience stops")

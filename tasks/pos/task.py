@@ -22,7 +22,7 @@ from data.tokens import TokenIds
 from data.ud import RELEASE, load_ewt
 from models.characters import TokenDropout, character_features
 from models.recurrent import recurrent_stack, token_embedding
-from tasks.pos.config import PosConfig, PosTrain
+from tasks.pos.config import PosConfig, PosTraining
 from tasks.pos.tagging import (
     confusion_figure,
     flatten,
@@ -38,7 +38,7 @@ class PosTagging(Task):
 
     name = "pos"
     Config = PosConfig
-    Training = PosTrain
+    Training = PosTraining
     # Accuracy on 25,000 validation words is steady enough to pick epochs by.
     monitor = "val_accuracy"
     monitor_mode = "max"

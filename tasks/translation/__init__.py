@@ -2,7 +2,7 @@
 
 from tasks.translation.config import TranslateOptions as PredictOptions
 from tasks.translation.config import TranslationConfig as Config
-from tasks.translation.config import TranslationTrain as Training
+from tasks.translation.config import TranslationTraining as Training
 
 __all__ = ["Config", "PredictOptions", "Training", "task_class"]
 

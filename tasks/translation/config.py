@@ -53,7 +53,7 @@ class TranslateOptions:
 
 
 @dataclass
-class TranslationTrain(TrainingConfig):
+class TranslationTraining(TrainingConfig):
     """How the translation benchmark trains."""
 
     epochs: int = option(30, "upper bound; validation BLEU stops training sooner")

@@ -32,7 +32,7 @@ from data.subwords import (
 from models.losses import smoothed_cross_entropy, token_accuracy
 from models.seq2seq import generate, sequence_to_sequence
 from tasks.translation.attention_map import attention_map_path, plot_attention
-from tasks.translation.config import TranslateOptions, TranslationConfig, TranslationTrain
+from tasks.translation.config import TranslateOptions, TranslationConfig, TranslationTraining
 
 LENGTH_PENALTIES = (0.0, 0.3, 0.6, 1.0)
 
@@ -59,7 +59,7 @@ class Translation(Task):
 
     name = "translation"
     Config = TranslationConfig
-    Training = TranslationTrain
+    Training = TranslationTraining
     PredictOptions = TranslateOptions
     monitor, monitor_mode = "val_bleu", "max"
     headline_metric = "bleu"
