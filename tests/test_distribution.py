@@ -218,7 +218,7 @@ def test_masked_attention_and_pooling_stay_finite_in_float16():
     assert np.all(np.isfinite(context)) and np.all(np.asarray(weights)[0, 0, 3:] == 0)
 
 
-def test_gpu_check_reports_cudnn_eligibility_on_a_cpu_machine(tmp_path):
+def test_gpu_check_reports_cudnn_eligibility_on_a_cpu_machine(tmp_path, tfds_dir):
     """Keras's cuDNN rule for every task's default model; no GPU here, so no
     timings, and it says so."""
     report_path = tmp_path / "gpu.json"
@@ -228,7 +228,8 @@ def test_gpu_check_reports_cudnn_eligibility_on_a_cpu_machine(tmp_path):
         capture_output=True,
         text=True,
         check=False,
-        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        # The datasets prepared once for the whole test session.
+        env=os.environ | {"PYTHONPATH": str(ROOT), "TFDS_DATA_DIR": str(tfds_dir)},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = {entry["task"]: entry for entry in json.loads(report_path.read_text())}
