@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core.distribution import localhost_cluster  # noqa: E402
 from core.runner import source_version  # noqa: E402
 
 OUTPUT = ROOT / "benchmarks" / "scaling.json"
@@ -36,16 +36,6 @@ TASKS = {
 }
 
 
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for each in sockets:
-        each.bind(("localhost", 0))
-    ports = [each.getsockname()[1] for each in sockets]
-    for each in sockets:
-        each.close()
-    return ports
-
-
 def train(task: str, budget: list[str], run_dir: Path, workers: int, extra=()) -> dict:
     """Runs `train.py` as one process or as `workers` pinned processes; the
     run's metrics.json."""
@@ -53,10 +43,8 @@ def train(task: str, budget: list[str], run_dir: Path, workers: int, extra=()) -
     if workers == 1:
         subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
     else:
-        cluster = {"worker": [f"localhost:{port}" for port in free_ports(workers)]}
         processes = []
-        for index in range(workers):
-            config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        for index, config in enumerate(localhost_cluster(workers)):
             environment = os.environ | {"TF_CONFIG": json.dumps(config)}
             pinned = ["taskset", "-c", str(index % os.cpu_count())]
             processes.append(
@@ -139,12 +127,18 @@ def main(argv: list[str]) -> None:
                 "tasks": {task: measure_gpu(task, scratch) for task in TASKS},
             }
         else:
+            tasks = {task: measure(task, options.rounds, scratch) for task in TASKS}
             report = {
+                "task": "scaling",
+                "metrics": {
+                    f"{task}_two_workers_over_one_process": row["two_workers_over_one_process"]
+                    for task, row in tasks.items()
+                },
                 "what": __doc__.split("\n\n")[1].replace("\n", " "),
                 "source": source_version(),
                 "machine": machine(),
                 "command": " ".join(["python benchmarks/scaling.py", *argv]),
-                "tasks": {task: measure(task, options.rounds, scratch) for task in TASKS},
+                "tasks": tasks,
                 "gpu": None,
                 "gpu_command": "python benchmarks/scaling.py --gpu (on a machine with a GPU)",
             }

@@ -27,6 +27,7 @@ import functools
 import json
 import os
 import shutil
+import socket
 import tempfile
 import weakref
 from pathlib import Path
@@ -81,6 +82,17 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
             )
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"--distribute must be one of {STRATEGIES}, got {name!r}")
+
+
+def localhost_cluster(workers: int) -> list[dict]:
+    """The TF_CONFIG of each worker of a cluster on this machine, on free ports."""
+    sockets = [socket.socket() for _ in range(workers)]
+    for each in sockets:
+        each.bind(("localhost", 0))
+    cluster = {"worker": [f"localhost:{each.getsockname()[1]}" for each in sockets]}
+    for each in sockets:
+        each.close()
+    return [{"cluster": cluster, "task": {"type": "worker", "index": i}} for i in range(workers)]
 
 
 def is_chief() -> bool:

@@ -132,6 +132,8 @@ def combine(reports: list[dict], command: str) -> dict:
         "figures": [path for report in benchmarked for path in report.get("figures", [])],
         "machine": reports[0]["machine"],
         "source": source_version(),
+        # The one command that regenerates the file, then the ones it runs.
+        "command": f"make benchmark-{reports[0]['task']}",
         "commands": [report["command"] for report in reports] + [command],
         "runs": [{key: report.get(key) for key in RUN_KEYS} for report in reports],
     }

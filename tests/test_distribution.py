@@ -5,7 +5,6 @@ processes on localhost that trains as one process would."""
 import dataclasses
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -27,7 +26,7 @@ from test_translation import write_parallel_files
 
 import gpu_check
 from core import runner
-from core.distribution import make_strategy, precision
+from core.distribution import localhost_cluster, make_strategy, precision
 from core.evaluation import evaluate
 from core.export import latest_version
 from core.fitting import read_history, validate
@@ -113,16 +112,6 @@ train.main(sys.argv[2:])
 """
 
 
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for each in sockets:
-        each.bind(("localhost", 0))
-    ports = [each.getsockname()[1] for each in sockets]
-    for each in sockets:
-        each.close()
-    return ports
-
-
 def command_line(name: str, folder) -> list[str]:
     """A tiny run without dropout, so that one process and two workers
     compute the same sums."""
@@ -160,13 +149,10 @@ def test_two_workers_train_in_step_as_one_process_would(name, tmp_path):
     single = start(["train.py", *base, f"--run-dir={tmp_path / 'single'}"], {})
     assert single.wait(timeout=600) == 0, single.stdout.read()[-3000:]
 
-    ports = free_ports(2)
-    cluster = {"worker": [f"localhost:{port}" for port in ports]}
     workers = []
-    for index in range(2):
+    for index, config in enumerate(localhost_cluster(2)):
         scratch = tmp_path / f"tmp-{index}"
         scratch.mkdir()
-        config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
         environment = {"TF_CONFIG": json.dumps(config), "TMPDIR": str(scratch)}
         arguments = [
             "-c",
