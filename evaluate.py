@@ -4,7 +4,9 @@
 (several `--model` runs combine into one benchmark: runs that differ only in
 `--seed` as mean, standard deviation and per-seed values, others side by
 side, e.g. one per horizon);
-`--predict INPUT ...` runs the exported model on inputs given on the line.
+`--predict INPUT ...` runs the exported model on inputs given on the line;
+`--gradients [DIR]` measures how far the kept weights' gradients flow back
+in time (core.gradient_flow) into DIR/gradient_flow.json and .png.
 """
 
 import argparse
@@ -41,6 +43,14 @@ def parser() -> argparse.ArgumentParser:
             help="only print the model's outputs for these raw inputs",
         )
         sub.add_argument(
+            "--gradients",
+            nargs="?",
+            const="",
+            metavar="DIR",
+            help="only measure the gradient flow through time of the first run's kept "
+            "weights on a validation batch, into DIR (default: the run directory)",
+        )
+        sub.add_argument(
             "--data-mirror", default=None, metavar="DIR", help="override the run's data mirror"
         )
         sub.add_argument(
@@ -72,13 +82,19 @@ def main(argv: list[str]) -> None:
         for row in tasks[0].predict(export, options.predict, predict_options):
             print(json.dumps(row, ensure_ascii=False))
         return
-    reports = []
-    for run_dir, task in zip(options.model, tasks, strict=True):
+    for task in tasks:
         if options.data_mirror is not None:
             task.data.data_mirror = options.data_mirror
         if options.data_dir is not None:
             task.data.data_dir = options.data_dir
-        reports.append(evaluate(task, run_dir))
+    if options.gradients is not None:
+        from core.gradient_flow import measure_run
+
+        folder = Path(options.gradients or options.model[0])
+        for path in measure_run(tasks[0], options.model[0], folder):
+            print(f"wrote {path}")
+        return
+    reports = [evaluate(task, run_dir) for run_dir, task in zip(options.model, tasks, strict=True)]
     if not options.benchmark:
         for run_dir, report in zip(options.model, reports, strict=True):
             scores = {"metrics": report["metrics"], "baselines": report["baselines"]}

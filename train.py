@@ -62,6 +62,7 @@ def main(argv: list[str]) -> None:
     start_command()
     # These load TensorFlow: only once the options are good.
     from core.distribution import WorkerLost
+    from core.gradient_watch import TrainingDiverged
     from core.runner import run
 
     task = registered.task_class()(*settings)
@@ -69,7 +70,7 @@ def main(argv: list[str]) -> None:
     command = shlex.join(["python", "train.py", *argv])
     try:
         metrics = run(task, run_dir, command, options.checkpoint_minutes, options.distribute)
-    except WorkerLost as error:
+    except (WorkerLost, TrainingDiverged) as error:
         sys.exit(f"error: {error}")
     print(f"run directory: {run_dir}")
     print(f"validation: {metrics['validation']}")

@@ -27,7 +27,9 @@ class TrainingConfig:
     epochs: int = option(10, "upper bound; early stopping usually ends sooner")
     batch_size: int = option(32, "examples per batch, padded to the batch's longest")
     learning_rate: float = option(1e-3, "Adam's step size")
-    clipnorm: float = option(1.0, "clip gradients to this global norm (0 disables); RNNs need it")
+    clipnorm: float = option(
+        1.0, "clip each weight's gradient to this norm (0 disables); RNNs need it"
+    )
     patience: int = option(2, "epochs without validation improvement before stopping")
     ema: float = option(
         0.0, "validate and keep a moving average of the weights, this momentum per step (0 = off)"
@@ -36,13 +38,21 @@ class TrainingConfig:
     seed: int = option(0, "seeds weights, dropout, shuffling and the validation split")
     limit: int = option(0, "use this many train and validation examples (0 = all); smoke runs")
     steps_per_epoch: int = option(0, "batches per epoch (0 = one full pass)")
+    diagnose_gradients: int = option(
+        0,
+        "every N epochs and at initialisation measure how far gradients flow back in "
+        "time; log gradient norms and clipping per epoch (0 = off)",
+        metavar="N",
+    )
     mixed_precision: bool = option(
         False, "compute in float16 on a GPU, bfloat16 on a CPU; weights, losses and outputs float32"
     )
 
     def __post_init__(self):
         require_positive(self, "epochs", "batch_size", "learning_rate", "patience")
-        require_positive(self, "clipnorm", "limit", "steps_per_epoch", or_zero=True)
+        require_positive(
+            self, "clipnorm", "limit", "steps_per_epoch", "diagnose_gradients", or_zero=True
+        )
         require_within(self, "[0, 1)", "ema")
         require_within(self, "(0, 1)", "validation_fraction")
 

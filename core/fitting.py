@@ -16,10 +16,15 @@ every epoch and every `checkpoint_minutes` within one:
   callbacks' counters (say ReduceLROnPlateau's).
 
 So `kill -9` followed by the same command gives the weights and metrics of
-a run never interrupted. With a weight average (`--ema`) the averaged
-weights are validated, scored by the task's callbacks (say validation BLEU)
-and saved as the best epoch's: the metric that picks an epoch is the
-metric of the weights kept.
+a run never interrupted. A step whose loss or gradients are not finite
+stops the run at once (`core.gradient_watch`), before anything of it is
+saved; with `--diagnose-gradients N` the epoch's gradient norms and
+clipping join the history, and the gradient flow through time
+(`core.gradient_flow`) is measured at initialisation and every N epochs.
+
+With a weight average (`--ema`) the averaged weights are validated, scored
+by the task's callbacks (say validation BLEU) and saved as the best
+epoch's: the metric that picks an epoch is the metric of the weights kept.
 """
 
 import contextlib
@@ -42,6 +47,8 @@ from core.distribution import (
     step_functions,
 )
 from core.files import write_atomically
+from core.gradient_flow import record_flow
+from core.gradient_watch import GradientWatch
 from core.task import Splits, Task
 
 # Counters of Keras callbacks that decide the future of a run: early
@@ -70,14 +77,22 @@ def fit(
     run_dir: Path,
     checkpoint_minutes: float = 5.0,
     strategy: tf.distribute.Strategy | None = None,
+    watch: GradientWatch | None = None,
 ) -> list[dict]:
     """Trains `model` (compiled in `strategy`'s scope) to the end, resuming from
     `run_dir/checkpoint.npz` if there is one; the best epoch's weights go to
-    `run_dir/best.weights.h5`. Returns the history, one dict per epoch."""
+    `run_dir/best.weights.h5`. Returns the history, one dict per epoch.
+    `watch` is the one its optimizer reports to (`core.gradient_watch`)."""
     strategy = strategy or tf.distribute.get_strategy()
     path = run_dir / "checkpoint.npz"
     validation = task.batches(splits.validation, training=False)
     state = _training_variables(model, validation, strategy)
+    diagnosing = task.training.diagnose_gradients
+    if diagnosing:
+        state += watch.variables
+        diagnosed = next(iter(validation))  # the fixed batch of the gradient flow
+        if not path.exists():  # a new run: the flow at initialisation
+            record_flow(task, model, diagnosed, 0, run_dir)
     progress = _restore(path, state, strategy) if path.exists() else Progress()
     if not same_on_every_worker(strategy, progress.epoch * 1e6 + progress.step):
         raise FileNotFoundError(
@@ -104,6 +119,8 @@ def fit(
         epoch = progress.epoch
         if progress.step == 0:
             model.reset_metrics()
+            if watch is not None:
+                watch.reset()
         callbacks.on_epoch_begin(epoch)
         batches = _epoch_batches(task, splits, epoch).skip(progress.step)
         iterator = iter(sharded(strategy, batches))
@@ -115,6 +132,8 @@ def fit(
             except (StopIteration, tf.errors.OutOfRangeError):
                 break
             progress.step += 1
+            if watch is not None:
+                watch.check(float(logs["loss"]), f"epoch {epoch + 1}, batch {progress.step}")
             callbacks.on_train_batch_end(progress.step - 1, logs)
             due = time.monotonic() - last_save > 60 * checkpoint_minutes
             if decided_together(strategy, due, progress.step):
@@ -123,12 +142,16 @@ def fit(
                 last_save = time.monotonic()
         progress.fit_seconds = time.perf_counter() - started
         logs = {name: float(value) for name, value in model.get_metrics_result().items()}
+        if diagnosing:
+            logs |= watch.epoch_logs(progress.step * strategy.num_replicas_in_sync)
         with averaged_weights(model):
             scores = validate(model, validation, strategy)
             logs |= {f"val_{name}": value for name, value in scores.items()}
             for callback in callbacks.callbacks:  # one by one: they may add the monitor to logs
                 callback.on_epoch_end(epoch, logs)
             _keep_if_best(task, model, progress, logs, run_dir / "best.weights.h5")
+            if diagnosing and (epoch + 1) % diagnosing == 0:
+                logs["diagnose_seconds"] = record_flow(task, model, diagnosed, epoch + 1, run_dir)
         logs |= {
             "learning_rate": float(model.optimizer.learning_rate.numpy()),
             "fit_seconds": progress.fit_seconds,

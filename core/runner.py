@@ -30,6 +30,7 @@ from core.distribution import WorkerLost, clean_up, make_strategy, precision, wr
 from core.export import export, next_version
 from core.files import remove_leftovers, write_json
 from core.fitting import fit, read_history, validate
+from core.gradient_watch import GradientWatch, WatchedAdam
 from core.plots import plot_history
 from core.task import Splits, Task
 
@@ -108,9 +109,13 @@ def _run(task: Task, shown: Path, run_dir: Path, command, checkpoint_minutes, st
         averaging = (
             {"use_ema": True, "ema_momentum": task.training.ema} if task.training.ema else {}
         )
+        watch = GradientWatch(model, task.training.clipnorm)
         model.compile(
-            optimizer=keras.optimizers.Adam(
-                task.training.learning_rate, clipnorm=task.training.clipnorm or None, **averaging
+            optimizer=WatchedAdam(
+                task.training.learning_rate,
+                clipnorm=task.training.clipnorm or None,
+                watch=watch,
+                **averaging,
             ),
             **task.compile_arguments(),
         )
@@ -118,7 +123,7 @@ def _run(task: Task, shown: Path, run_dir: Path, command, checkpoint_minutes, st
     progress_path = run_dir / "progress.json"
     progress = json.loads(progress_path.read_text()) if progress_path.exists() else {}
     if "trained" not in progress:
-        fit(task, model, splits, run_dir, checkpoint_minutes, strategy)
+        fit(task, model, splits, run_dir, checkpoint_minutes, strategy, watch)
         progress["trained"] = True
         write_json(progress_path, progress)
     (run_dir / "checkpoint.npz").unlink(missing_ok=True)  # training is over; its state with it

@@ -20,6 +20,12 @@ from core.export import Serving
 from data.pipeline import TEST_SPLIT_SEED, Examples, carve, epoch_seed
 
 
+def last_steps(lengths: tf.Tensor, steps) -> tf.Tensor:
+    """A (batch, steps) weight that is 1 at each sequence's last real step
+    (sequences right-padded to `steps`) and 0 elsewhere."""
+    return tf.one_hot(tf.cast(lengths, tf.int32) - 1, steps)
+
+
 class Splits(NamedTuple):
     """Raw train / validation / test examples; test is touched only to score."""
 
@@ -165,6 +171,13 @@ class Task(abc.ABC):
         with other runs into a benchmark, its metrics land under `baselines`
         under this name instead of competing as the model."""
         return None
+
+    def final_step_only(self, inputs, targets) -> tuple:
+        """`(targets, sample_weight)` under which the compiled loss counts each
+        sequence's last real step only: the gradient-flow diagnostic
+        (`core.gradient_flow`) then sees the flow back through time alone. A
+        task whose loss has no time axis (many-to-one) keeps its targets."""
+        return targets, None
 
     def count_tokens(self, batches: tf.data.Dataset) -> tuple[int, int]:
         """(real, padded) timesteps in one pass over integer-token batches.

@@ -10,6 +10,8 @@ POOLINGS = ("last", "max", "mean", "max_mean", "attention")
 ATTENTIONS = ("bahdanau", "luong")
 NORMALIZATIONS = ("none", "last", "revin")
 INITIALIZATIONS = ("keras", "pytorch")
+# A recurrent layer's own initialisation (models.recurrent.initialized).
+RECURRENT_INITS = ("orthogonal", "glorot", "irnn", "chrono")
 
 
 def require_whole_segments(lookback: int, horizon: int, segment_length: int) -> None:

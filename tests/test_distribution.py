@@ -33,6 +33,8 @@ from core.fitting import read_history, validate
 from models.attention import attend
 from models.heads import AttentionPooling, MaskedMaxPooling
 from tasks import load_task
+from tasks.memory.config import MemoryConfig, MemoryTraining
+from tasks.memory.task import Memory
 
 FEW_STEPS = dict(epochs=1, steps_per_epoch=3)
 TINY_RUNS = {
@@ -50,6 +52,11 @@ TINY_RUNS = {
     ),
     "forecasting": lambda folder, mirror, tfds: tiny_forecasting(
         sine_csv(folder / "sine.csv", rows=600), train=FEW_STEPS
+    ),
+    # With the gradient diagnostics, which watch every replica's gradients.
+    "memory": lambda folder, mirror, tfds: Memory(
+        MemoryConfig(problem="copy", length=5, units=8),
+        MemoryTraining(validation_examples=32, diagnose_gradients=1, **FEW_STEPS),
     ),
 }
 

@@ -21,7 +21,7 @@ import tensorflow as tf
 from keras import layers
 
 from core.export import Endpoint, Serving, predict
-from core.task import Task
+from core.task import Task, last_steps
 from data.errors import DataFormatError
 from data.jsb import CONFIG_NAMES, load_jsb
 from data.midi import (
@@ -222,6 +222,10 @@ class Music(Task):
                 dtype="float32",
             )
         return keras.Model(frames, head(context, frames), name="music")
+
+    def final_step_only(self, inputs, mask) -> tuple:
+        """The piece's last real frame alone: its mask is the target."""
+        return last_steps(tf.reduce_sum(mask, axis=1), tf.shape(mask)[1]), None
 
     def compile_arguments(self) -> dict:
         return {"loss": masked_nll, "metrics": [FrameNll()]}

@@ -15,7 +15,7 @@ import tensorflow as tf
 from keras import layers
 
 from core.export import Endpoint, Serving
-from core.task import Task
+from core.task import Task, last_steps
 from data.conllu import UPOS, as_examples, read_treebank
 from data.pipeline import Examples, bucketed_batches, featurized, word_count
 from data.tokens import TokenIds
@@ -130,6 +130,10 @@ class PosTagging(Task):
             len(self.tags), activation="softmax", name="tags", dtype="float32"
         )(encoded)
         return keras.Model({"words": words, "characters": characters}, probabilities, name="pos")
+
+    def final_step_only(self, inputs, targets) -> tuple:
+        lengths = tf.math.count_nonzero(inputs["words"], axis=1)
+        return targets, last_steps(lengths, tf.shape(targets)[1])
 
     def compile_arguments(self) -> dict:
         # The outputs carry the padding mask, so loss and accuracy skip padding.

@@ -14,7 +14,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.neighbors import NearestNeighbors
 
 from core.export import Endpoint, Serving, predict
-from core.task import Splits, Task
+from core.task import Splits, Task, last_steps
 from data.errors import DatasetUnavailableError
 from data.multi30k import LANGUAGES, load_multi30k
 from data.parallel import read_parallel
@@ -155,6 +155,13 @@ class Translation(Task):
             dropout=config.dropout,
             name="translator",
         )
+
+    def final_step_only(self, inputs, targets) -> tuple:
+        """The target's last piece (the end of the sentence) alone: padding
+        elsewhere, which the loss skips."""
+        lengths = tf.math.count_nonzero(targets, axis=1)
+        kept = tf.cast(last_steps(lengths, tf.shape(targets)[1]), targets.dtype)
+        return targets * kept, None
 
     def compile_arguments(self) -> dict:
         return {

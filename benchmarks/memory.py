@@ -1,0 +1,237 @@
+"""benchmarks/memory.json: how long a memory each recurrent cell and cure learns.
+
+`python benchmarks/memory.py` (or `make benchmark-memory`): for each problem
+(adding, copy) and contender (a cell with an initialisation, clipping on or
+off), every seed climbs a geometric ladder of lengths T, training
+`train.py memory` for at most the budget of steps at each rung, and stops
+climbing at its first unsolved rung. Solved is judged on test with the
+weights validation kept (`tasks.memory.task`); the step at which validation
+first met the bar is the "solved step". Per contender: the largest T solved
+(mean, standard deviation and per seed), and for seed 0's largest solved rung
+the gradient flow ||dL/dh_t|| at initialisation and at the end. The README's
+picture (gradient norm against T - t at initialisation, SimpleRNN, LSTM
+and GRU) and table are written too. Finished runs are reused, so an
+interrupted benchmark resumes.
+"""
+
+import argparse
+import csv
+import json
+import shlex
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from core.evaluation import evaluate, machine  # noqa: E402
+from core.files import write_json, write_text  # noqa: E402
+from core.gradient_flow import gradient_flow, measure_run  # noqa: E402
+from core.runner import source_version  # noqa: E402
+from tasks import load_task  # noqa: E402
+from tasks.memory.config import MemoryConfig, MemoryTraining  # noqa: E402
+from tasks.memory.task import SOLVED_BELOW, Memory  # noqa: E402
+
+OUTPUT = ROOT / "benchmarks" / "memory.json"
+PICTURE = ROOT / "benchmarks" / "memory" / "flow_at_initialisation.png"
+README = ROOT / "README.md"
+START, END = "<!-- memory:start -->", "<!-- memory:end -->"
+RUNS = Path("runs") / "benchmark" / "memory"
+LADDER = (25, 50, 100, 200, 400)
+SEEDS = (0, 1, 2)
+BUDGET = ["--epochs", "20", "--steps-per-epoch", "100"]  # 2000 steps of 32 fresh examples
+CONTENDERS = {
+    "simple": "--cell simple",
+    "simple, glorot (not orthogonal)": "--cell simple --init glorot",
+    "simple, IRNN": "--cell simple --init irnn",
+    "simple, no clipping": "--cell simple --clipnorm 0",
+    "lstm": "--cell lstm",
+    "lstm, chrono": "--cell lstm --init chrono",
+    "lstm, no clipping": "--cell lstm --clipnorm 0",
+    "gru": "--cell gru",
+    "gru, chrono": "--cell gru --init chrono",
+    "gru, no clipping": "--cell gru --clipnorm 0",
+}
+PICTURED = ("simple", "lstm", "gru")  # Keras's defaults, at initialisation, at the top rung
+
+
+def command(problem: str, contender: str, length: int, seed: int) -> list[str]:
+    name = contender.replace(", ", "-").replace(" ", "-").replace("(", "").replace(")", "")
+    run_dir = RUNS / f"{problem}-{name}-T{length}-s{seed}"
+    epochs = BUDGET[1]
+    return [
+        "python", "train.py", "memory", "--problem", problem, "--length", str(length),
+        *shlex.split(CONTENDERS[contender]), *BUDGET, "--seed", str(seed),
+        "--diagnose-gradients", epochs, "--run-dir", str(run_dir),
+    ]  # fmt: skip
+
+
+def attempt(problem: str, contender: str, length: int, seed: int) -> dict:
+    """Trains one rung (or reuses it) and judges it on test."""
+    line = command(problem, contender, length, seed)
+    run_dir = ROOT / line[-1]
+    result = subprocess.run(
+        [sys.executable, *line[1:]], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    outcome = {"length": length, "seed": seed, "command": shlex.join(line)}
+    if result.returncode:
+        if "training diverged" not in result.stderr:
+            raise RuntimeError(f"{shlex.join(line)} failed:\n{result.stderr[-3000:]}")
+        message = result.stderr.strip().splitlines()[-1]
+        return outcome | {"solved": False, "diverged": message.removeprefix("error: ")}
+    task = load_task(run_dir)
+    metric, bar = SOLVED_BELOW[problem]
+    scores = evaluate(task, run_dir)["metrics"]
+    with (run_dir / "history.csv").open() as file:
+        history = list(csv.DictReader(file))
+    met = [int(row["epoch"]) for row in history if float(row[f"val_{metric}"]) < bar]
+    steps = task.training.steps_per_epoch
+    flow = json.loads((run_dir / "gradients" / "flow.json").read_text())["epochs"]
+    measure_run(task, run_dir, run_dir)
+    end = json.loads((run_dir / "gradient_flow.json").read_text())["epochs"][0]
+    return outcome | {
+        "solved": bool(scores["solved"]),
+        metric: scores[metric],
+        "solved_step": (met[0] + 1) * steps if met else None,
+        "steps": len(history) * steps,
+        "train_seconds": round(sum(float(row["epoch_seconds"]) for row in history), 1),
+        "flow": {"initialisation": _curves(flow[0]), "end": _curves(end)},
+        "source": json.loads((run_dir / "config.json").read_text())["source"],
+    }
+
+
+def climb(problem: str, contender: str, seed: int, progress: tqdm) -> list[dict]:
+    """One seed's rungs, up to and including its first unsolved one."""
+    rungs = []
+    for length in LADDER:
+        progress.set_postfix_str(f"{problem} {contender} T={length} seed {seed}")
+        rungs.append(attempt(problem, contender, length, seed))
+        if not rungs[-1]["solved"]:
+            break
+    return rungs
+
+
+def summary(problem: str, contender: str, climbs: list[list[dict]]) -> dict:
+    largest = [max([0] + [r["length"] for r in rungs if r["solved"]]) for rungs in climbs]
+    top = [r for r in climbs[0] if r["solved"]]
+    shown = top[-1] if top else climbs[0][0]
+    return {
+        "flags": CONTENDERS[contender],
+        "largest_solved": {
+            "mean": statistics.mean(largest),
+            "std": statistics.stdev(largest),
+            "per_seed": largest,
+        },
+        "solved_step": {
+            str(length): [
+                next((r["solved_step"] for r in rungs if r["length"] == length), None)
+                for rungs in climbs
+            ]
+            for length in LADDER
+        },
+        "flow_seed0": {"length": shown["length"], **shown.get("flow", {})},
+        "rungs": [{k: v for k, v in r.items() if k != "flow"} for rungs in climbs for r in rungs],
+    }
+
+
+def flow_at_initialisation(problem: str, cell: str, length: int) -> list:
+    """||dL/dh_t|| by distance of a freshly initialised model (seed 0) on its
+    first validation batch."""
+    task = Memory(MemoryConfig(problem=problem, cell=cell, length=length), MemoryTraining(seed=0))
+    keras.utils.set_random_seed(0)
+    model = task.build_model()
+    model.compile(**task.compile_arguments())
+    batch = next(iter(task.batches(task.splits().validation, training=False)))
+    (layer,) = gradient_flow(task, model, batch)["layers"].values()
+    return layer["by_distance"]
+
+
+def picture(curves: dict, path: Path) -> None:
+    figure = Figure(figsize=(10, 3.8))
+    axes = figure.subplots(1, len(curves))
+    for axis, (problem, by_cell) in zip(axes, curves.items(), strict=True):
+        for cell, norms in by_cell.items():
+            axis.semilogy(np.arange(len(norms)), np.array(norms, dtype=float), label=cell)
+        axis.set_title(f"{problem}, T = {LADDER[-1]}, at initialisation")
+        axis.set_xlabel("steps back from the loss (T - t)")
+        axis.set_ylabel("mean ||dL/dh_t||")
+        axis.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+
+
+def table(results: dict) -> str:
+    lines = [
+        "| problem | contender | largest T solved (mean ± std) | per seed | solved step at T=50 |",
+        "|---|---|---|---|---|",
+    ]
+    for problem, contenders in results.items():
+        for name, result in contenders.items():
+            largest = result["largest_solved"]
+            steps = result["solved_step"][str(LADDER[1])]
+            lines.append(
+                f"| {problem} | {name} | {largest['mean']:.0f} ± {largest['std']:.0f} "
+                f"| {', '.join(map(str, largest['per_seed']))} "
+                f"| {', '.join('-' if s is None else str(s) for s in steps)} |"
+            )
+    return "\n".join(lines)
+
+
+def _curves(record: dict) -> list:
+    (layer,) = record["layers"].values()
+    return [None if v is None else float(f"{v:.4g}") for v in layer["by_distance"]]
+
+
+def main(problems: list[str]) -> None:
+    results = {}
+    with tqdm(total=len(problems) * len(CONTENDERS) * len(SEEDS), unit="climb") as progress:
+        for problem in problems:
+            results[problem] = {}
+            for contender in CONTENDERS:
+                climbs = []
+                for seed in SEEDS:
+                    climbs.append(climb(problem, contender, seed, progress))
+                    progress.update()
+                results[problem][contender] = summary(problem, contender, climbs)
+    curves = {
+        problem: {cell: flow_at_initialisation(problem, cell, LADDER[-1]) for cell in PICTURED}
+        for problem in problems
+    }
+    picture(curves, PICTURE)
+    report = {
+        "task": "memory",
+        "split": "test",
+        "solved": {p: f"test {m} below {b}" for p, (m, b) in SOLVED_BELOW.items()},
+        "ladder": list(LADDER),
+        "budget_steps": int(BUDGET[1]) * int(BUDGET[3]),
+        "batch_size": MemoryTraining().batch_size,
+        "units": MemoryConfig().units,
+        "seeds": list(SEEDS),
+        "results": results,
+        "flow_at_initialisation": curves,
+        "figures": [str(PICTURE.relative_to(ROOT))],
+        "machine": machine(),
+        "source": source_version(),  # each rung records its own run's too
+        "command": "make benchmark-memory",
+    }
+    write_json(OUTPUT, report)
+    text = README.read_text()
+    if START in text:
+        head, rest = text.split(START, 1)
+        write_text(README, f"{head}{START}\n{table(results)}\n{END}{rest.split(END, 1)[1]}")
+    print(table(results))
+    print(f"wrote {OUTPUT}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--problem", nargs="+", default=["adding", "copy"])
+    main(parser.parse_args().problem)
