@@ -18,7 +18,8 @@ MUSIC_RUN ?= runs/music-$(NOW)
 TRANSLATION_RUN ?= runs/translation-$(NOW)
 
 .PHONY: setup sentiment benchmark-sentiment pos benchmark-pos music benchmark-music \
-	translation benchmark-translation benchmark-forecasting benchmark-scaling gpu-check test lint clean
+	translation benchmark-translation benchmark-forecasting benchmark-memory benchmark-scaling \
+	gpu-check test lint clean
 
 setup: $(STAMP)
 
@@ -62,14 +63,19 @@ seeded = $(foreach seed,$(or $(4),$(SEEDS)),$(BIN)/python train.py $(strip $(1) 
 	--run-dir $(BENCHMARK_RUNS)/$(2)-s$(seed)$(newline))
 # $(call runs,NAME[,SEEDS]): those run directories.
 runs = $(foreach seed,$(or $(2),$(SEEDS)),$(BENCHMARK_RUNS)/$(1)-s$(seed))
+# $(call gradients,TASK,RUN): the gradient flow through time of a benchmark
+# run's kept weights, into benchmarks/TASK/gradient_flow.{json,png}.
+gradients = $(BIN)/python evaluate.py $(1) --model $(BENCHMARK_RUNS)/$(2) --gradients benchmarks/$(1)
 
 benchmark-sentiment: setup
 	$(call seeded,sentiment,sentiment/gru,)
 	$(BIN)/python evaluate.py sentiment --model $(call runs,sentiment/gru) --benchmark
+	$(call gradients,sentiment,sentiment/gru-s0)
 
 benchmark-pos: setup
 	$(call seeded,pos,pos/bigru,)
 	$(BIN)/python evaluate.py pos --model $(call runs,pos/bigru) --benchmark
+	$(call gradients,pos,pos/bigru-s0)
 
 # Two models, one per head (the joint head's NLL is the headline), then a
 # few pieces from the joint (NADE) model of seed 0 into benchmarks/music/.
@@ -81,6 +87,7 @@ benchmark-music: setup
 	$(call seeded,music,music/nade,--head nade)
 	$(call seeded,music,music/sigmoid,$(SIGMOID))
 	$(BIN)/python evaluate.py music --model $(call runs,music/nade) $(call runs,music/sigmoid) --benchmark
+	$(call gradients,music,music/nade-s0)
 	$(foreach sample,0 1 2,$(BIN)/python evaluate.py music --model $(BENCHMARK_RUNS)/music/nade-s0 \
 		--predict "C4 E4 G4 C5" --steps 64 --sample-seed $(sample) \
 		--out benchmarks/music/chorale-seed$(sample).mid$(newline))
@@ -88,6 +95,7 @@ benchmark-music: setup
 benchmark-translation: setup
 	$(call seeded,translation,translation/gru-attention,)
 	$(BIN)/python evaluate.py translation --model $(call runs,translation/gru-attention) --benchmark
+	$(call gradients,translation,translation/gru-attention-s0)
 	$(BIN)/python evaluate.py translation --model $(BENCHMARK_RUNS)/translation/gru-attention-s0 \
 		--attention-map benchmarks/translation/attention.png \
 		--predict "A little girl in a pink dress is climbing the stairs." "Two men are playing soccer on a green field."
@@ -121,6 +129,11 @@ benchmark-forecasting: setup
 	$(call forecast,segment-ettm1,$(HORIZONS),$(SEGMENT_ETTM1))
 	$(call forecast,plain-ettm1,$(HORIZONS),$(PLAIN) --series ettm1,0)
 	$(BIN)/python evaluate.py forecasting --model $(FORECAST_MODELS) --benchmark
+	$(call gradients,forecasting,forecasting/segment-etth1-96-s0)
+
+# How long a memory each cell and cure learns (benchmarks/memory.json); hours.
+benchmark-memory: setup
+	$(BIN)/python benchmarks/memory.py
 
 # One process against two workers on this machine (benchmarks/scaling.json).
 benchmark-scaling: setup

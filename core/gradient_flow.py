@@ -43,9 +43,12 @@ class Probe(NamedTuple):
 
     name: str
     backwards: bool
-    shift: tf.Tensor  # the zero tensor added to every state, (batch, steps, units)
-    mask: tf.Tensor  # real steps, (batch, steps)
+    shift: tf.Tensor | list  # the zeros added to the states, (batch, steps, units), or per step
+    mask: tf.Tensor | None  # real steps, (batch, steps); None: up to the last one reached
     values: dict  # gate or activation name -> ((batch, steps, units), its bounds)
+
+
+CELLS = (keras.layers.SimpleRNNCell, keras.layers.LSTMCell, keras.layers.GRUCell)
 
 
 def recurrent_layers(model: keras.Model) -> dict:
@@ -61,6 +64,16 @@ def recurrent_layers(model: keras.Model) -> dict:
         named.get(id(layer), layer.name): layer
         for layer in layers
         if isinstance(layer, keras.layers.RNN)
+    }
+
+
+def stepped_cells(model: keras.Model) -> dict:
+    """Recurrent cells that a layer steps in a loop of its own (say a decoder
+    with attention), by name: not a Keras recurrent layer's."""
+    layers = model._flatten_layers(include_self=False)
+    owned = {id(layer.cell) for layer in layers if isinstance(layer, keras.layers.RNN)}
+    return {
+        layer.name: layer for layer in layers if isinstance(layer, CELLS) and id(layer) not in owned
     }
 
 
@@ -83,8 +96,10 @@ def gradient_flow(task, model: keras.Model, batch) -> dict:
     gradients = tape.gradient(loss, [probe.shift for probe in probes])
     layers = {}
     for probe, gradient in zip(probes, gradients, strict=True):
-        real = probe.mask.numpy().astype(bool)
+        if isinstance(gradient, list):  # a cell stepped in a loop: one per step
+            gradient = tf.stack(gradient, 1)
         norms = np.linalg.norm(np.asarray(gradient, dtype="float64"), axis=-1)
+        real = _reached(norms) if probe.mask is None else probe.mask.numpy().astype(bool)
         layers[probe.name] = {
             "by_step": _mean_over_real(norms, real),
             "by_distance": _mean_over_real(*_by_distance(norms, real, probe.backwards)),
@@ -95,7 +110,7 @@ def gradient_flow(task, model: keras.Model, batch) -> dict:
         }
     return {
         "loss": float(loss),
-        "examples": int(probes[0].mask.shape[0]) if probes else 0,
+        "examples": int(tf.shape(tf.nest.flatten(inputs)[0])[0]),
         "seconds": round(time.perf_counter() - started, 3),
         "layers": layers,
     }
@@ -104,15 +119,42 @@ def gradient_flow(task, model: keras.Model, batch) -> dict:
 @contextlib.contextmanager
 def probed(model: keras.Model, tape: tf.GradientTape, probes: list):
     """Inside the block, every recurrent layer of `model` runs the loop below,
-    which records a `Probe` per call into `probes`."""
-    layers = recurrent_layers(model)
+    which records a `Probe` per call into `probes`; a cell stepped in a loop
+    of its own adds a zero to its state at every call, recorded after it."""
+    layers, cells = recurrent_layers(model), stepped_cells(model)
     for name, layer in layers.items():
         layer.__dict__["inner_loop"] = _probed_loop(name, layer, tape, probes)
+    steps = {name: [] for name in cells}
+    for name, cell in cells.items():
+        cell.__dict__["call"] = _probed_step(cell, tape, steps[name])
     try:
         yield
     finally:
         for layer in layers.values():
             layer.__dict__.pop("inner_loop", None)
+        for cell in cells.values():
+            cell.__dict__.pop("call", None)
+    for name, calls in steps.items():
+        if calls:
+            values = {
+                gate: (tf.stack([opened[gate][0] for _, opened in calls], 1), bounds)
+                for gate, (_, bounds) in calls[0][1].items()
+            }
+            probes.append(Probe(name, False, [shift for shift, _ in calls], None, values))
+
+
+def _probed_step(cell, tape: tf.GradientTape, calls: list):
+    """A stand-in for `cell.call` that adds a watched zero to the new state."""
+    step = type(cell).call
+
+    def call(inputs, states, training=False):
+        output, new_states = step(cell, inputs, states, training=training)
+        shift = tf.zeros_like(output)
+        tape.watch(shift)
+        calls.append((shift, opened_values(cell, inputs, states[0])))
+        return output + shift, [new_states[0] + shift, *new_states[1:]]
+
+    return call
 
 
 def _probed_loop(name: str, layer, tape: tf.GradientTape, probes: list):
@@ -211,6 +253,14 @@ def opened_values(cell, x, h) -> dict:
     else:
         named = {}
     return {name: value for name, value in named.items() if value[1] is not None}
+
+
+def _reached(norms: np.ndarray) -> np.ndarray:
+    """Without a mask, an example's steps up to the last one the gradient
+    reaches: the loss is at its last real step, so nothing after it is."""
+    reached = norms > 0
+    last = np.where(reached.any(1), norms.shape[1] - 1 - np.argmax(reached[:, ::-1], 1), -1)
+    return np.arange(norms.shape[1])[None, :] <= last[:, None]
 
 
 def _mean_over_real(norms: np.ndarray, real: np.ndarray) -> list:

@@ -61,7 +61,7 @@ class GradientWatch:
         every = []
         for gradient, variable in zip(gradients, variables, strict=True):
             if gradient is not None:
-                norm = _norm(tf.cast(gradient, tf.float32))
+                norm = _norm(_dense_rows(gradient))
                 by_layer[layer_of(variable)].append(norm)
                 every.append(norm)
         norms = tf.stack([_norm(tf.stack(parts)) if parts else 0.0 for parts in by_layer.values()])
@@ -123,6 +123,18 @@ class GradientWatch:
 
 def _listed(names: list, norms: np.ndarray) -> str:
     return ", ".join(f"{name} {norm:.3g}" for name, norm in zip(names, norms, strict=True))
+
+
+def _dense_rows(gradient) -> tf.Tensor:
+    """A gradient as float32 values whose norm is its norm: an embedding's
+    sparse gradient as its rows, a row seen twice summed (never the whole
+    dense table, which would cost more than the step)."""
+    if not isinstance(gradient, tf.IndexedSlices):
+        return tf.cast(gradient, tf.float32)
+    rows, position = tf.unique(gradient.indices)
+    return tf.math.unsorted_segment_sum(
+        tf.cast(gradient.values, tf.float32), position, tf.size(rows)
+    )
 
 
 def _norm(values: tf.Tensor) -> tf.Tensor:

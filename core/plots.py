@@ -42,13 +42,14 @@ def plot_flow_curves(records: list[dict], path: Path) -> None:
     """||dL/dh_t|| against the distance back from the last step, log scale,
     one panel per recurrent layer, one curve per measured epoch."""
     layers = list(records[-1]["layers"])
-    figure = Figure(figsize=(5 * len(layers), 3.5))
-    axes = figure.subplots(1, len(layers), squeeze=False)[0]
+    figure, axes = _panels(len(layers))
     colours = colormaps["viridis"](np.linspace(0, 0.9, len(records)))
     for axis, layer in zip(axes, layers, strict=True):
         for record, colour in zip(records, colours, strict=True):
             norms = np.array(record["layers"][layer]["by_distance"], dtype=float)
-            label = "initialisation" if record["epoch"] == 0 else f"epoch {record['epoch']}"
+            label = "initialisation" if record["epoch"] == 0 else f"after epoch {record['epoch']}"
+            if "run" in record:  # a finished run's kept weights
+                label = f"kept weights (epoch {record['epoch']})"
             axis.semilogy(np.arange(len(norms)), norms, color=colour, label=label)
         axis.set_xlabel("steps back from the last step (T - t)")
         axis.set_ylabel("mean ||dL/dh_t||")
@@ -62,8 +63,7 @@ def plot_flow_heatmap(records: list[dict], path: Path) -> None:
     """log10 ||dL/dh_t|| by epoch (rows) and distance back (columns), one
     panel per recurrent layer."""
     layers = list(records[-1]["layers"])
-    figure = Figure(figsize=(5 * len(layers), 3.5))
-    axes = figure.subplots(1, len(layers), squeeze=False)[0]
+    figure, axes = _panels(len(layers))
     for axis, layer in zip(axes, layers, strict=True):
         rows = [np.array(r["layers"][layer]["by_distance"], dtype=float) for r in records]
         width = max(len(row) for row in rows)
@@ -78,3 +78,14 @@ def plot_flow_heatmap(records: list[dict], path: Path) -> None:
         figure.colorbar(image, ax=axis, label="log10 ||dL/dh_t||")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
+
+
+def _panels(count: int, columns: int = 3) -> tuple:
+    """A figure of `count` panels, at most `columns` to a row; the panels in order."""
+    width = min(count, columns)
+    rows = -(-count // width)
+    figure = Figure(figsize=(5 * width, 3.5 * rows))
+    axes = figure.subplots(rows, width, squeeze=False).ravel()
+    for spare in axes[count:]:
+        spare.set_visible(False)
+    return figure, list(axes[:count])

@@ -10,8 +10,8 @@ import pytest
 import tensorflow as tf
 from conftest import ROOT
 
-from core.gradient_flow import gradient_flow, probed
-from core.gradient_watch import TrainingDiverged
+from core.gradient_flow import gradient_flow, opened_values, probed
+from core.gradient_watch import TrainingDiverged, _dense_rows, _norm
 from core.runner import run
 from core.task import Task
 from tasks.memory.config import MemoryConfig, MemoryTraining
@@ -222,3 +222,61 @@ def test_evaluate_measures_a_finished_runs_flow(tmp_path):
         "candidate",
         "output_gate",
     }
+
+
+def test_a_sparse_embedding_gradient_has_the_norm_of_its_dense_form():
+    """Rows seen twice are summed first; the dense table is never built."""
+    gradient = tf.IndexedSlices(
+        tf.constant([[1.0, 2.0], [3.0, 4.0], [1.0, 1.0]]),
+        tf.constant([0, 5, 0]),
+        tf.constant([10, 2]),
+    )
+    dense = tf.convert_to_tensor(gradient)
+    assert float(_norm(_dense_rows(gradient))) == pytest.approx(float(tf.norm(dense)), rel=1e-6)
+    huge = tf.constant([3e30, 4e30])  # its square overflows float32
+    assert float(_norm(huge)) == pytest.approx(5e30, rel=1e-6)
+
+
+def test_the_opened_values_rebuild_each_cells_step():
+    """The gates the saturation counts are the cell's own: they give its output."""
+    x, h, c = tf.random.normal([4, 5]), tf.random.normal([4, 3]), tf.random.normal([4, 3])
+    gru = keras.layers.GRUCell(3)
+    output = gru(x, [h])[0]
+    opened = {name: value for name, (value, _) in opened_values(gru, x, h).items()}
+    z, candidate = opened["update_gate"], opened["candidate"]
+    np.testing.assert_allclose(z * h + (1 - z) * candidate, output, atol=1e-6)
+    lstm = keras.layers.LSTMCell(3)
+    output = lstm(x, [h, c])[0]
+    opened = {name: value for name, (value, _) in opened_values(lstm, x, h).items()}
+    carry = opened["forget_gate"] * c + opened["input_gate"] * opened["candidate"]
+    np.testing.assert_allclose(opened["output_gate"] * tf.tanh(carry), output, atol=1e-6)
+
+
+class SteppedLinear(keras.layers.Layer):
+    """A cell stepped in a loop of its own, as a decoder with attention does."""
+
+    def __init__(self, weight: float):
+        super().__init__()
+        self.cell = keras.layers.SimpleRNNCell(
+            1,
+            activation="linear",
+            use_bias=False,
+            kernel_initializer="ones",
+            recurrent_initializer=keras.initializers.Constant(weight),
+        )
+
+    def call(self, sequence):
+        state = [tf.zeros_like(sequence[:, 0])]
+        for step in range(sequence.shape[1]):
+            output, state = self.cell(sequence[:, step], state)
+        return output
+
+
+def test_a_cell_stepped_in_its_own_loop_is_measured_too():
+    sequence = keras.Input((12, 1))
+    model = keras.Model(sequence, SteppedLinear(0.7)(sequence))
+    model.compile(loss="mse")
+    inputs = np.random.default_rng(3).normal(size=(3, 12, 1)).astype("float32")
+    flow = gradient_flow(ManyToOne(), model, (inputs, np.zeros((3, 1), "float32")))
+    (norms,) = (np.array(layer["by_distance"]) for layer in flow["layers"].values())
+    np.testing.assert_allclose(norms, norms[0] * 0.7 ** np.arange(12), rtol=1e-5)
