@@ -4,9 +4,9 @@
 (adding, copy) and contender (a cell with an initialisation, clipping on or
 off), every seed climbs a geometric ladder of lengths T, training
 `train.py memory` for at most the budget of steps at each rung, and stops
-climbing at its first unsolved rung. Solved is judged on test with the
-weights validation kept (`tasks.memory.task`); the step at which validation
-first met the bar is the "solved step". Per contender: the largest T solved
+climbing at the first rung validation does not solve. Solved is then judged
+on test with the weights validation kept (`tasks.memory.task`); the step at
+which validation first met the bar is the "solved step". Per contender: the largest T solved
 (mean, standard deviation and per seed), and for seed 0's largest solved rung
 the gradient flow ||dL/dh_t|| at initialisation and at the end. The README's
 picture (gradient norm against T - t at initialisation, SimpleRNN, LSTM
@@ -46,7 +46,7 @@ START, END = "<!-- memory:start -->", "<!-- memory:end -->"
 RUNS = Path("runs") / "benchmark" / "memory"
 LADDER = (25, 50, 100, 200, 400)
 SEEDS = (0, 1, 2)
-BUDGET = ["--epochs", "20", "--steps-per-epoch", "100"]  # 2000 steps of 32 fresh examples
+EPOCHS, STEPS_PER_EPOCH = 20, 100  # a budget of 2000 steps of 32 fresh examples
 CONTENDERS = {
     "simple": "--cell simple",
     "simple, glorot (not orthogonal)": "--cell simple --init glorot",
@@ -59,23 +59,31 @@ CONTENDERS = {
     "gru, chrono": "--cell gru --init chrono",
     "gru, no clipping": "--cell gru --clipnorm 0",
 }
-PICTURED = ("simple", "lstm", "gru")  # Keras's defaults, at initialisation, at the top rung
+# At initialisation, at the top rung: each cell with Keras's defaults and its cure.
+PICTURED = (
+    ("simple", "orthogonal"),
+    ("simple", "glorot"),
+    ("lstm", "orthogonal"),
+    ("lstm", "chrono"),
+    ("gru", "orthogonal"),
+    ("gru", "chrono"),
+)
 
 
-def command(problem: str, contender: str, length: int, seed: int) -> list[str]:
-    name = contender.replace(", ", "-").replace(" ", "-").replace("(", "").replace(")", "")
-    run_dir = RUNS / f"{problem}-{name}-T{length}-s{seed}"
-    epochs = BUDGET[1]
+def command(plan, problem: str, contender: str, length: int, seed: int) -> list[str]:
+    name = contender.split(" (")[0].replace(", ", "-").replace(" ", "-")
+    run_dir = plan.runs / f"{problem}-{name}-T{length}-s{seed}"
     return [
         "python", "train.py", "memory", "--problem", problem, "--length", str(length),
-        *shlex.split(CONTENDERS[contender]), *BUDGET, "--seed", str(seed),
-        "--diagnose-gradients", epochs, "--run-dir", str(run_dir),
+        *shlex.split(CONTENDERS[contender]), "--epochs", str(plan.epochs),
+        "--steps-per-epoch", str(STEPS_PER_EPOCH), "--seed", str(seed),
+        "--diagnose-gradients", str(plan.epochs), "--run-dir", str(run_dir),
     ]  # fmt: skip
 
 
-def attempt(problem: str, contender: str, length: int, seed: int) -> dict:
+def attempt(plan, problem: str, contender: str, length: int, seed: int) -> dict:
     """Trains one rung (or reuses it) and judges it on test."""
-    line = command(problem, contender, length, seed)
+    line = command(plan, problem, contender, length, seed)
     run_dir = ROOT / line[-1]
     result = subprocess.run(
         [sys.executable, *line[1:]], cwd=ROOT, capture_output=True, text=True, check=False
@@ -107,18 +115,19 @@ def attempt(problem: str, contender: str, length: int, seed: int) -> dict:
     }
 
 
-def climb(problem: str, contender: str, seed: int, progress: tqdm) -> list[dict]:
-    """One seed's rungs, up to and including its first unsolved one."""
+def climb(plan, problem: str, contender: str, seed: int, progress: tqdm) -> list[dict]:
+    """One seed's rungs, up to and including the first one validation does not
+    call solved (test only reports which rungs are)."""
     rungs = []
-    for length in LADDER:
+    for length in plan.ladder:
         progress.set_postfix_str(f"{problem} {contender} T={length} seed {seed}")
-        rungs.append(attempt(problem, contender, length, seed))
-        if not rungs[-1]["solved"]:
+        rungs.append(attempt(plan, problem, contender, length, seed))
+        if rungs[-1].get("solved_step") is None:  # climbing is decided on validation
             break
     return rungs
 
 
-def summary(problem: str, contender: str, climbs: list[list[dict]]) -> dict:
+def summary(plan, contender: str, climbs: list[list[dict]]) -> dict:
     largest = [max([0] + [r["length"] for r in rungs if r["solved"]]) for rungs in climbs]
     top = [r for r in climbs[0] if r["solved"]]
     shown = top[-1] if top else climbs[0][0]
@@ -126,7 +135,7 @@ def summary(problem: str, contender: str, climbs: list[list[dict]]) -> dict:
         "flags": CONTENDERS[contender],
         "largest_solved": {
             "mean": statistics.mean(largest),
-            "std": statistics.stdev(largest),
+            "std": statistics.stdev(largest) if len(largest) > 1 else None,
             "per_seed": largest,
         },
         "solved_step": {
@@ -134,17 +143,18 @@ def summary(problem: str, contender: str, climbs: list[list[dict]]) -> dict:
                 next((r["solved_step"] for r in rungs if r["length"] == length), None)
                 for rungs in climbs
             ]
-            for length in LADDER
+            for length in plan.ladder
         },
         "flow_seed0": {"length": shown["length"], **shown.get("flow", {})},
         "rungs": [{k: v for k, v in r.items() if k != "flow"} for rungs in climbs for r in rungs],
     }
 
 
-def flow_at_initialisation(problem: str, cell: str, length: int) -> list:
+def flow_at_initialisation(problem: str, cell: str, init: str, length: int) -> list:
     """||dL/dh_t|| by distance of a freshly initialised model (seed 0) on its
     first validation batch."""
-    task = Memory(MemoryConfig(problem=problem, cell=cell, length=length), MemoryTraining(seed=0))
+    config = MemoryConfig(problem=problem, cell=cell, init=init, length=length)
+    task = Memory(config, MemoryTraining(seed=0))
     keras.utils.set_random_seed(0)
     model = task.build_model()
     model.compile(**task.compile_arguments())
@@ -153,13 +163,14 @@ def flow_at_initialisation(problem: str, cell: str, length: int) -> list:
     return layer["by_distance"]
 
 
-def picture(curves: dict, path: Path) -> None:
+def picture(curves: dict, length: int, path: Path) -> None:
     figure = Figure(figsize=(10, 3.8))
     axes = figure.subplots(1, len(curves))
     for axis, (problem, by_cell) in zip(axes, curves.items(), strict=True):
-        for cell, norms in by_cell.items():
-            axis.semilogy(np.arange(len(norms)), np.array(norms, dtype=float), label=cell)
-        axis.set_title(f"{problem}, T = {LADDER[-1]}, at initialisation")
+        for index, (name, norms) in enumerate(by_cell.items()):
+            style = {"color": f"C{index // 2}", "linestyle": "-" if index % 2 == 0 else "--"}
+            axis.semilogy(np.arange(len(norms)), np.array(norms, dtype=float), label=name, **style)
+        axis.set_title(f"{problem}, T = {length}, at initialisation")
         axis.set_xlabel("steps back from the loss (T - t)")
         axis.set_ylabel("mean ||dL/dh_t||")
         axis.legend()
@@ -168,17 +179,19 @@ def picture(curves: dict, path: Path) -> None:
     figure.savefig(path, dpi=100)
 
 
-def table(results: dict) -> str:
+def table(results: dict, shown: int) -> str:
     lines = [
-        "| problem | contender | largest T solved (mean ± std) | per seed | solved step at T=50 |",
+        "| problem | cell, cure | largest T solved (mean ± std) | per seed "
+        f"| step solved at T = {shown}, per seed |",
         "|---|---|---|---|---|",
     ]
     for problem, contenders in results.items():
         for name, result in contenders.items():
             largest = result["largest_solved"]
-            steps = result["solved_step"][str(LADDER[1])]
+            steps = result["solved_step"][str(shown)]
+            spread = "" if largest["std"] is None else f" ± {largest['std']:.0f}"
             lines.append(
-                f"| {problem} | {name} | {largest['mean']:.0f} ± {largest['std']:.0f} "
+                f"| {problem} | {name} | {largest['mean']:.0f}{spread} "
                 f"| {', '.join(map(str, largest['per_seed']))} "
                 f"| {', '.join('-' if s is None else str(s) for s in steps)} |"
             )
@@ -190,48 +203,60 @@ def _curves(record: dict) -> list:
     return [None if v is None else float(f"{v:.4g}") for v in layer["by_distance"]]
 
 
-def main(problems: list[str]) -> None:
+def main(plan) -> None:
     results = {}
-    with tqdm(total=len(problems) * len(CONTENDERS) * len(SEEDS), unit="climb") as progress:
-        for problem in problems:
+    total = len(plan.problem) * len(CONTENDERS) * len(plan.seeds)
+    with tqdm(total=total, unit="climb") as progress:
+        for problem in plan.problem:
             results[problem] = {}
             for contender in CONTENDERS:
                 climbs = []
-                for seed in SEEDS:
-                    climbs.append(climb(problem, contender, seed, progress))
+                for seed in plan.seeds:
+                    climbs.append(climb(plan, problem, contender, seed, progress))
                     progress.update()
-                results[problem][contender] = summary(problem, contender, climbs)
+                results[problem][contender] = summary(plan, contender, climbs)
+    top = plan.ladder[-1]
     curves = {
-        problem: {cell: flow_at_initialisation(problem, cell, LADDER[-1]) for cell in PICTURED}
-        for problem in problems
+        problem: {
+            f"{cell} ({init})": flow_at_initialisation(problem, cell, init, top)
+            for cell, init in PICTURED
+        }
+        for problem in plan.problem
     }
-    picture(curves, PICTURE)
+    picture(curves, top, plan.output.parent / "memory" / PICTURE.name)
     report = {
         "task": "memory",
         "split": "test",
         "solved": {p: f"test {m} below {b}" for p, (m, b) in SOLVED_BELOW.items()},
-        "ladder": list(LADDER),
-        "budget_steps": int(BUDGET[1]) * int(BUDGET[3]),
+        "ladder": plan.ladder,
+        "budget_steps": plan.epochs * STEPS_PER_EPOCH,
         "batch_size": MemoryTraining().batch_size,
         "units": MemoryConfig().units,
-        "seeds": list(SEEDS),
+        "seeds": plan.seeds,
         "results": results,
         "flow_at_initialisation": curves,
-        "figures": [str(PICTURE.relative_to(ROOT))],
+        "figures": [f"benchmarks/memory/{PICTURE.name}"],
         "machine": machine(),
         "source": source_version(),  # each rung records its own run's too
         "command": "make benchmark-memory",
     }
-    write_json(OUTPUT, report)
+    write_json(plan.output, report)
+    shown = table(results, plan.ladder[min(2, len(plan.ladder) - 1)])
     text = README.read_text()
-    if START in text:
+    if plan.output == OUTPUT and START in text:
         head, rest = text.split(START, 1)
-        write_text(README, f"{head}{START}\n{table(results)}\n{END}{rest.split(END, 1)[1]}")
-    print(table(results))
-    print(f"wrote {OUTPUT}")
+        write_text(README, f"{head}{START}\n{shown}\n{END}{rest.split(END, 1)[1]}")
+    print(shown)
+    print(f"wrote {plan.output}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problem", nargs="+", default=["adding", "copy"])
-    main(parser.parse_args().problem)
+    # A smaller plan, for a look or a test (the README is then left alone).
+    parser.add_argument("--ladder", nargs="+", type=int, default=list(LADDER))
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
+    parser.add_argument("--epochs", type=int, default=EPOCHS, help="x 100 steps: the budget")
+    parser.add_argument("--runs", type=Path, default=RUNS)
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    main(parser.parse_args())
