@@ -15,7 +15,10 @@ with T - t. This module measures, for every recurrent layer and direction,
 
 The layers run in a loop written here (eagerly, one batch), with the
 masking rules of Keras's own loop; tests check that it gives the layer's
-outputs. The loss is the compiled loss restricted, for tasks with a loss at
+outputs. A cell that a layer steps in a loop of its own (translation's
+attention decoder) is probed at each of its calls instead. Layers are
+found with Keras's private `Layer._flatten_layers`, which walks nested
+layers and models (Keras 3.15). The loss is the compiled loss restricted, for tasks with a loss at
 every step, to each sequence's last real step (`Task.final_step_only`), so
 that the curve shows the flow back through time alone.
 """
@@ -151,6 +154,9 @@ def _probed_step(cell, tape: tf.GradientTape, calls: list):
         output, new_states = step(cell, inputs, states, training=training)
         shift = tf.zeros_like(output)
         tape.watch(shift)
+        if not isinstance(states, (list, tuple)):  # one state, not in a list
+            calls.append((shift, opened_values(cell, inputs, states)))
+            return output + shift, new_states + shift
         calls.append((shift, opened_values(cell, inputs, states[0])))
         return output + shift, [new_states[0] + shift, *new_states[1:]]
 
