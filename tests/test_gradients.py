@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import ROOT
+from test_runs import weights
 
 from core.gradient_flow import gradient_flow, opened_values, probed
 from core.gradient_watch import TrainingDiverged, _dense_rows, _norm
@@ -280,3 +281,64 @@ def test_a_cell_stepped_in_its_own_loop_is_measured_too():
     flow = gradient_flow(ManyToOne(), model, (inputs, np.zeros((3, 1), "float32")))
     (norms,) = (np.array(layer["by_distance"]) for layer in flow["layers"].values())
     np.testing.assert_allclose(norms, norms[0] * 0.7 ** np.arange(12), rtol=1e-5)
+
+
+# `python -c KILL_AT_EPOCH_1_BATCH_50 ARGS...`: train.py, killed by SIGKILL
+# after the 51st step of the second epoch.
+KILL_AT_EPOCH_1_BATCH_50 = """
+import os, runpy, signal, sys
+sys.path.insert(0, os.getcwd())
+import keras
+from tasks.memory.task import Memory
+
+
+class Kill(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.epoch, batch) == (1, 50):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+callbacks = Memory.callbacks
+Memory.callbacks = lambda self, *arguments: [*callbacks(self, *arguments), Kill()]
+sys.argv = ["train.py", *sys.argv[1:]]
+runpy.run_path("train.py", run_name="__main__")
+"""
+
+
+def test_a_diagnosed_run_killed_mid_epoch_resumes_to_the_same_numbers(tmp_path):
+    """The epoch's gradient sums are in the checkpoint: the history's norms
+    and clipping share, the flow and the weights are those of a run never
+    interrupted."""
+    import subprocess
+    import sys
+
+    arguments = ["memory", "--length", "12", "--units", "16", "--epochs", "3",
+                 "--validation-examples", "64", "--diagnose-gradients", "1",
+                 "--checkpoint-minutes", "0.001"]  # fmt: skip
+
+    def train(run_dir, *prefix):
+        command = [sys.executable, *prefix, *arguments, "--run-dir", str(run_dir)]
+        return subprocess.run(command, cwd=ROOT, capture_output=True, check=False).returncode
+
+    assert train(tmp_path / "whole", "train.py") == 0
+    assert train(tmp_path / "cut", "-c", KILL_AT_EPOCH_1_BATCH_50) == -9
+    assert train(tmp_path / "cut", "train.py") == 0
+
+    def kept(run_dir):
+        with (run_dir / "history.csv").open() as file:
+            history = [
+                {k: v for k, v in row.items() if not k.endswith("seconds")}
+                for row in csv.DictReader(file)
+            ]
+        flow = json.loads((run_dir / "gradients" / "flow.json").read_text())["epochs"]
+        return history, [{k: v for k, v in r.items() if k != "seconds"} for r in flow]
+
+    assert kept(tmp_path / "cut") == kept(tmp_path / "whole")
+    assert "clip_fraction" in kept(tmp_path / "whole")[0][0]
+    cut, whole = weights(tmp_path / "cut"), weights(tmp_path / "whole")
+    assert cut.keys() == whole.keys()
+    for name in whole:
+        np.testing.assert_array_equal(cut[name], whole[name])
