@@ -140,7 +140,7 @@ def summary(plan, contender: str, climbs: list[list[dict]]) -> dict:
         },
         "solved_step": {
             str(length): [
-                next((r["solved_step"] for r in rungs if r["length"] == length), None)
+                next((r.get("solved_step") for r in rungs if r["length"] == length), None)
                 for rungs in climbs
             ]
             for length in plan.ladder
