@@ -17,6 +17,7 @@ interrupted benchmark resumes.
 import argparse
 import csv
 import json
+import os
 import shlex
 import statistics
 import subprocess
@@ -40,7 +41,7 @@ from tasks.memory.config import MemoryConfig, MemoryTraining  # noqa: E402
 from tasks.memory.task import SOLVED_BELOW, Memory  # noqa: E402
 
 OUTPUT = ROOT / "benchmarks" / "memory.json"
-PICTURE = ROOT / "benchmarks" / "memory" / "flow_at_initialisation.png"
+PICTURE = "flow_at_initialisation.png"  # in a folder `memory` beside the report
 README = ROOT / "README.md"
 START, END = "<!-- memory:start -->", "<!-- memory:end -->"
 RUNS = Path("runs") / "benchmark" / "memory"
@@ -165,7 +166,7 @@ def flow_at_initialisation(problem: str, cell: str, init: str, length: int) -> l
 
 def picture(curves: dict, length: int, path: Path) -> None:
     figure = Figure(figsize=(10, 3.8))
-    axes = figure.subplots(1, len(curves))
+    axes = figure.subplots(1, len(curves), squeeze=False)[0]
     for axis, (problem, by_cell) in zip(axes, curves.items(), strict=True):
         for index, (name, norms) in enumerate(by_cell.items()):
             style = {"color": f"C{index // 2}", "linestyle": "-" if index % 2 == 0 else "--"}
@@ -223,7 +224,8 @@ def main(plan) -> None:
         }
         for problem in plan.problem
     }
-    picture(curves, top, plan.output.parent / "memory" / PICTURE.name)
+    drawn = plan.output.parent / "memory" / PICTURE
+    picture(curves, top, drawn)
     report = {
         "task": "memory",
         "split": "test",
@@ -235,7 +237,7 @@ def main(plan) -> None:
         "seeds": plan.seeds,
         "results": results,
         "flow_at_initialisation": curves,
-        "figures": [f"benchmarks/memory/{PICTURE.name}"],
+        "figures": [os.path.relpath(drawn, ROOT)],
         "machine": machine(),
         "source": source_version(),  # each rung records its own run's too
         "command": "make benchmark-memory",

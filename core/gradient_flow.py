@@ -54,30 +54,28 @@ class Probe(NamedTuple):
 CELLS = (keras.layers.SimpleRNNCell, keras.layers.LSTMCell, keras.layers.GRUCell)
 
 
-def recurrent_layers(model: keras.Model) -> dict:
-    """Every recurrent layer the model runs, by a readable name: the layer's
-    own, or `bidirectional/forward` and `bidirectional/backward`."""
+def recurrent_parts(model: keras.Model) -> tuple[dict, dict]:
+    """What the diagnostic probes, by readable names: every Keras recurrent
+    layer (a bidirectional one as `name/forward` and `name/backward`), and
+    every cell a layer steps in a loop of its own (say a decoder with
+    attention), not a recurrent layer's."""
     layers = model._flatten_layers(include_self=False)
-    named = {}
+    named, owned = {}, set()
     for layer in layers:
         if isinstance(layer, keras.layers.Bidirectional):
             named[id(layer.forward_layer)] = f"{layer.name}/forward"
             named[id(layer.backward_layer)] = f"{layer.name}/backward"
-    return {
+        if isinstance(layer, keras.layers.RNN):
+            owned.add(id(layer.cell))
+    recurrent = {
         named.get(id(layer), layer.name): layer
         for layer in layers
         if isinstance(layer, keras.layers.RNN)
     }
-
-
-def stepped_cells(model: keras.Model) -> dict:
-    """Recurrent cells that a layer steps in a loop of its own (say a decoder
-    with attention), by name: not a Keras recurrent layer's."""
-    layers = model._flatten_layers(include_self=False)
-    owned = {id(layer.cell) for layer in layers if isinstance(layer, keras.layers.RNN)}
-    return {
+    cells = {
         layer.name: layer for layer in layers if isinstance(layer, CELLS) and id(layer) not in owned
     }
+    return recurrent, cells
 
 
 def gradient_flow(task, model: keras.Model, batch) -> dict:
@@ -124,7 +122,7 @@ def probed(model: keras.Model, tape: tf.GradientTape, probes: list):
     """Inside the block, every recurrent layer of `model` runs the loop below,
     which records a `Probe` per call into `probes`; a cell stepped in a loop
     of its own adds a zero to its state at every call, recorded after it."""
-    layers, cells = recurrent_layers(model), stepped_cells(model)
+    layers, cells = recurrent_parts(model)
     for name, layer in layers.items():
         layer.__dict__["inner_loop"] = _probed_loop(name, layer, tape, probes)
     steps = {name: [] for name in cells}
