@@ -19,6 +19,7 @@ TRANSLATION_RUN ?= runs/translation-$(NOW)
 
 .PHONY: setup sentiment benchmark-sentiment pos benchmark-pos music benchmark-music \
 	translation benchmark-translation benchmark-forecasting benchmark-memory benchmark-scaling \
+	benchmark-language-model \
 	gpu-check test lint clean
 
 setup: $(STAMP)
@@ -71,6 +72,16 @@ benchmark-sentiment: setup
 	$(call seeded,sentiment,sentiment/gru,)
 	$(BIN)/python evaluate.py sentiment --model $(call runs,sentiment/gru) --benchmark
 	$(call gradients,sentiment,sentiment/gru-s0)
+
+# The language model, then text it generates from fixed prompts and seeds.
+PROMPTS := "This movie" "I expected" "The acting was"
+benchmark-language-model: setup
+	$(call seeded,language_model,language_model/gru,)
+	$(BIN)/python evaluate.py language_model --model $(call runs,language_model/gru) --benchmark
+	mkdir -p benchmarks/language_model
+	$(foreach sample,0 1 2,$(BIN)/python evaluate.py language_model \
+		--model $(BENCHMARK_RUNS)/language_model/gru-s0 --predict $(PROMPTS) \
+		--sample-seed $(sample) > benchmarks/language_model/samples-seed$(sample).jsonl$(newline))
 
 benchmark-pos: setup
 	$(call seeded,pos,pos/bigru,)

@@ -85,12 +85,15 @@ def combine(reports: list[dict], command: str) -> dict:
     Models that differ otherwise (say one per forecasting horizon) name
     their metrics after their settings, like `etth1_mse_96`, so a clash is
     an error, not an overwrite. A reference model (say a plain GRU)
-    contributes its metrics to `baselines` under its `reference` name, and
-    nothing else there: the baselines are those of the benchmarked runs,
-    whose settings (say a forecaster's daily cycle) some of them share.
+    contributes its metrics to `baselines` under its `reference` name (if
+    there are others to compare it with), and nothing else there: the
+    baselines are those of the benchmarked runs, whose settings (say a
+    forecaster's daily cycle) some of them share.
     """
     if len({report["task"] for report in reports}) > 1:
         raise ValueError("a benchmark combines runs of one task only")
+    if all(report["reference"] for report in reports):  # nothing to compare: they are the model
+        reports = [report | {"reference": None} for report in reports]
     models: dict[str, list[dict]] = {}
     for report in reports:
         models.setdefault(_settings_but_seed(report), []).append(report)

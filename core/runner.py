@@ -75,6 +75,7 @@ def _run(task: Task, shown: Path, run_dir: Path, command, checkpoint_minutes, st
         # CPU kernels used here are deterministic already, and the flag costs
         # them about 3.5% of wall time (docs/experiments/reproducibility.md).
         tf.config.experimental.enable_op_determinism()
+    task.settle()
     keras.utils.set_random_seed(task.training.seed)
     splits = task.splits()  # bad data stops here, before the run directory exists
     settings = {
@@ -123,6 +124,7 @@ def _run(task: Task, shown: Path, run_dir: Path, command, checkpoint_minutes, st
     progress_path = run_dir / "progress.json"
     progress = json.loads(progress_path.read_text()) if progress_path.exists() else {}
     if "trained" not in progress:
+        task.start_from(model)  # a resumed fit then loads its checkpoint over it
         fit(task, model, splits, run_dir, checkpoint_minutes, strategy, watch)
         progress["trained"] = True
         write_json(progress_path, progress)

@@ -144,6 +144,18 @@ class Task(abc.ABC):
             validation = validation.take(np.arange(min(self.training.limit, len(validation))))
         return Splits(train, validation, test)
 
+    def settle(self) -> None:
+        """Settings that follow from another run (say a pretrained encoder's
+        width), filled in when training starts, before the run's settings
+        are recorded; a setting given otherwise on the command line is an
+        error here. A finished run's recorded settings need nothing else."""
+        return None
+
+    def start_from(self, model: keras.Model) -> None:
+        """Sets a freshly built model's starting weights (say from a
+        pretrained run) before training; Keras's initialisation by default."""
+        return None
+
     def callbacks(self, model: keras.Model, splits: Splits) -> list[keras.callbacks.Callback]:
         """Task-specific callbacks, run before checkpointing and early stopping,
         so a validation metric they add to the epoch's logs (say BLEU) can be

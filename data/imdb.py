@@ -23,7 +23,7 @@ from tensorflow_datasets.datasets.imdb_reviews import imdb_reviews_dataset_build
 from data.errors import DataFormatError, DatasetUnavailableError
 from data.mirror import RemoteFile, mirror_root, mirrored_file, require_reachable
 from data.preparation import prepare_once
-from data.tables import Examples, read_labelled_table
+from data.tables import Examples, read_labelled_table, read_utf8
 
 ARCHIVE = RemoteFile(url=catalog._DOWNLOAD_URL, mirror_path="aclImdb/aclImdb_v1.tar.gz")
 OFFICIAL_ARCHIVE_INFO = catalog.Builder.url_infos[ARCHIVE.url]
@@ -53,9 +53,13 @@ class ImdbReviews(catalog.Builder, skip_registration=True):
 
 
 def load_imdb(
-    mirror: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None
+    mirror: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None,
+    unlabelled: bool = False,
 ) -> dict[str, Examples]:
-    """Train and test reviews as `Examples`, preparing the tfds copy once."""
+    """Train and test reviews as `Examples`, preparing the tfds copy once;
+    with `unlabelled`, also the 50,000 unlabelled reviews (`unsupervised`,
+    label -1)."""
     root = mirror_root(mirror)
     builder = ImdbReviews(data_dir=data_dir, config="plain_text")
     if not builder.is_prepared():
@@ -71,7 +75,7 @@ def load_imdb(
         except NonMatchingChecksumError as error:
             raise DatasetUnavailableError(f"The IMDB archive was not used: {error}") from None
     splits = {}
-    for split in ("train", "test"):
+    for split in ("train", "test", "unsupervised") if unlabelled else ("train", "test"):
         tensors = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
         texts = np.array([text.decode("utf-8") for text in tensors["text"]], dtype=object)
         splits[split] = Examples(texts, tensors["label"].astype("int64"))
@@ -107,7 +111,7 @@ def read_review_folder(root: Path) -> dict[str, Examples]:
                     "holding one review per .txt file"
                 )
             for path in sorted(folder.glob("*.txt")):
-                texts.append(_read_utf8(path))
+                texts.append(read_utf8(path).strip())
                 labels.append(label)
         splits[split] = Examples(np.array(texts, dtype=object), np.array(labels, dtype="int64"))
     return splits
@@ -136,12 +140,3 @@ def read_reviews(path: str | os.PathLike) -> dict[str, Examples]:
         f"{path}: expected a CSV/TSV file, a folder with train.csv and test.csv, "
         "or an aclImdb-like folder with train/ and test/"
     )
-
-
-def _read_utf8(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except UnicodeDecodeError as error:
-        raise DataFormatError(
-            f"{path}: not UTF-8 text ({error.reason} at byte {error.start})"
-        ) from None

@@ -19,7 +19,7 @@ import tensorflow as tf
 from sklearn.preprocessing import StandardScaler
 
 from data.errors import DataFormatError
-from data.tables import _decode
+from data.tables import read_utf8
 
 MISSING = {"", "na", "nan", "null", "none", "?", "-"}
 SPLITS = ("train", "validation", "test")
@@ -191,7 +191,7 @@ def read_series(path: str | Path, date_column: str = "date") -> Series:
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(f"{path}: no such file")
-    reader = csv.reader(io.StringIO(_decode(path), newline=""))
+    reader = csv.reader(io.StringIO(read_utf8(path), newline=""))
     header = [name.strip() for name in next(reader, [])]
     if not header:
         raise DataFormatError(f"{path}: empty file; expected a header line of column names")

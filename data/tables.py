@@ -23,7 +23,7 @@ def read_labelled_table(path: Path, label_names: tuple[str, ...]) -> Examples:
         for alias in (str(index), name, *LABEL_ALIASES.get(name, ())):
             lookup[alias.lower()] = index
     delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-    reader = csv.reader(io.StringIO(_decode(path), newline=""), delimiter=delimiter, strict=True)
+    reader = csv.reader(io.StringIO(read_utf8(path), newline=""), delimiter=delimiter, strict=True)
     texts, labels = [], []
     try:
         header = [field.strip().lower() for field in next(reader, [])]
@@ -58,7 +58,9 @@ def read_labelled_table(path: Path, label_names: tuple[str, ...]) -> Examples:
     return Examples(np.array(texts, dtype=object), np.array(labels, dtype="int64"))
 
 
-def _decode(path: Path) -> str:
+def read_utf8(path: Path) -> str:
+    """A text file's content; bytes that are not UTF-8 raise `DataFormatError`
+    naming the file and the line."""
     data = path.read_bytes()
     try:
         return data.decode("utf-8-sig")

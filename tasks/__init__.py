@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.config import DataConfig, from_dict
-from tasks import forecasting, memory, music, pos, sentiment, translation
+from tasks import forecasting, language_model, memory, music, pos, sentiment, translation
 
 if TYPE_CHECKING:  # at run time the task modules load when a command needs them
     from core.task import Task
@@ -24,6 +24,7 @@ TASKS = {
     "music": music,
     "forecasting": forecasting,
     "memory": memory,
+    "language_model": language_model,
 }
 
 

@@ -76,7 +76,8 @@ def test_every_benchmark_file_keeps_the_contract(path):
 @pytest.mark.parametrize("path", CURRENT_FILES, ids=lambda path: path.stem)
 def test_each_benchmark_file_holds_the_commands_its_make_target_runs(path):
     """`make benchmark-TASK` regenerates the committed file: the same training
-    runs, combined by the same evaluation command."""
+    runs of the task, combined by the same evaluation command (the runs of
+    another task it starts from, say a language model, are that task's)."""
     report = json.loads(path.read_text())
     made = subprocess.run(
         ["make", "--dry-run", "--always-make", f"benchmark-{report['task']}"],
@@ -93,7 +94,8 @@ def test_each_benchmark_file_holds_the_commands_its_make_target_runs(path):
     run = [
         words(line)
         for line in made.splitlines()
-        if " train.py " in line or (" evaluate.py " in line and "--benchmark" in line)
+        if f" train.py {report['task']} " in line
+        or (f" evaluate.py {report['task']} " in line and "--benchmark" in line)
     ]
     assert sorted(run) == sorted(words(command) for command in report["commands"])
 
@@ -226,3 +228,15 @@ def test_the_scaling_file_holds_measured_rows_and_its_command():
     )
     assert report["command"].replace("python ", "", 1) in target.stdout
     assert report["gpu"] is None or set(report["gpu"]["tasks"]) == set(report["tasks"])
+
+
+def test_a_reference_model_is_a_baseline_beside_others_and_the_model_alone():
+    reference = [
+        run_report(seed, {"a_96": 2.0}, scratch=True) | {"reference": "plain"} for seed in (0, 1)
+    ]
+    model = [run_report(seed, {"a_96": 1.0}) for seed in (0, 1)]
+    combined = combine(reference + model, "")
+    assert combined["metrics"]["a_96"]["mean"] == 1.0
+    assert combined["baselines"]["plain"]["a_96"]["mean"] == 2.0
+    alone = combine(reference, "")
+    assert alone["metrics"]["a_96"]["mean"] == 2.0 and alone["baselines"] == {}

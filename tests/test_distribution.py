@@ -15,6 +15,7 @@ from conftest import ROOT, TINY_SENTIMENT
 from test_forecasting import TINY as TINY_FORECASTING
 from test_forecasting import sine_csv
 from test_forecasting import tiny_task as tiny_forecasting
+from test_language_model import words_corpus
 from test_music import tiny_task as tiny_music
 from test_pos import synthetic_treebank
 from test_pos import tiny_task as tiny_pos
@@ -26,6 +27,7 @@ from test_translation import write_parallel_files
 
 import gpu_check
 from core import runner
+from core.config import DataConfig
 from core.distribution import localhost_cluster, make_strategy, precision
 from core.evaluation import evaluate
 from core.export import latest_version
@@ -33,6 +35,8 @@ from core.fitting import read_history, validate
 from models.attention import attend
 from models.heads import AttentionPooling, MaskedMaxPooling
 from tasks import load_task
+from tasks.language_model.config import LanguageModelConfig, LanguageModelTraining
+from tasks.language_model.task import LanguageModel
 from tasks.memory.config import MemoryConfig, MemoryTraining
 from tasks.memory.task import Memory
 
@@ -52,6 +56,11 @@ TINY_RUNS = {
     ),
     "forecasting": lambda folder, mirror, tfds: tiny_forecasting(
         sine_csv(folder / "sine.csv", rows=600), train=FEW_STEPS
+    ),
+    "language_model": lambda folder, mirror, tfds: LanguageModel(
+        LanguageModelConfig(embedding_dim=8, units=16, samples=8),
+        LanguageModelTraining(**FEW_STEPS),
+        DataConfig(dataset=str(words_corpus(folder / "corpus.txt"))),
     ),
     # With the gradient diagnostics, which watch every replica's gradients.
     "memory": lambda folder, mirror, tfds: Memory(

@@ -23,6 +23,12 @@ class SentimentConfig:
     residual: bool = option(False, "residual connections between stacked layers")
     pooling: str = option("max_mean", "how the sequence is reduced to one vector", POOLINGS)
     head_dropout: float = option(0.5, "dropout on the pooled vector before the classifier")
+    pretrained: str = option(
+        "",
+        "a language_model run directory: start the vocabulary, embedding and encoder from it "
+        "(its encoder's settings replace the ones above)",
+        metavar="RUN_DIR",
+    )
 
     def __post_init__(self):
         require_positive(self, "vocabulary_size", "embedding_dim", "units", "depth")

@@ -4,6 +4,8 @@ Benchmark: IMDB (Maas et al. 2011), 25k train / 25k test reviews, whole
 reviews (never truncated), vocabulary adapted on the training split only.
 """
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -19,6 +21,7 @@ from data.pipeline import Examples, bucketed_batches, featurized, word_count
 from data.text import WordBigramIds
 from models.heads import summarize
 from models.recurrent import token_embedding
+from tasks.sentiment import pretrained
 from tasks.sentiment.config import SentimentConfig
 
 LABEL_NAMES = ("negative", "positive")
@@ -37,9 +40,17 @@ class Sentiment(Task):
             return read_reviews(self.data.dataset)
         return load_imdb(self.data.data_mirror or None, self.data.data_dir or None)
 
+    def settle(self) -> None:
+        if self.config.pretrained:
+            self.config = pretrained.settled(self.config)
+
     def adapt(self, train: Examples) -> None:
-        self.restore({})
-        self.ids.adapt(train.inputs.tolist())
+        if not self.config.pretrained:
+            self.restore({})
+            self.ids.adapt(train.inputs.tolist())
+            return
+        # The language model's words, so that its embedding rows fit; it has no bigrams.
+        self.restore({"words": pretrained.pretrained_vocabulary(Path(self.config.pretrained))})
 
     def state(self) -> dict:
         return self.ids.vocabularies()
@@ -90,8 +101,18 @@ class Sentiment(Task):
         )
         return keras.Model(inputs, probability, name="sentiment")
 
+    def start_from(self, model: keras.Model) -> None:
+        if self.config.pretrained:
+            pretrained.copy_encoder(model, Path(self.config.pretrained))
+
     def compile_arguments(self) -> dict:
         return {"loss": "binary_crossentropy", "metrics": ["accuracy"]}
+
+    @property
+    def reference(self) -> str | None:
+        """Beside runs started from a language model, the model trained from
+        scratch is the reference, reported among the baselines."""
+        return None if self.config.pretrained else "from_scratch"
 
     def serving(self, model: keras.Model) -> Serving:
         ids, names = self.ids, tf.constant(LABEL_NAMES)

@@ -1,0 +1,45 @@
+"""The language model's settings: the defaults are the benchmark's."""
+
+from dataclasses import dataclass
+
+from core.config import TrainingConfig, option, require_positive, require_within
+from models.options import CELLS
+
+
+@dataclass
+class LanguageModelConfig:
+    """Words, as the sentiment task reads them, and a forward and a backward
+    model whose pair fits the sentiment model's bidirectional encoder."""
+
+    vocabulary_size: int = option(30_000, "most frequent training words kept; others -> [UNK]")
+    embedding_dim: int = option(128, "word vectors, shared by both directions")
+    cell: str = option("gru", "recurrent cell of each direction", CELLS)
+    units: int = option(256, "state width of each direction")
+    dropout: float = option(0.1, "dropout on the embeddings and on the states")
+    samples: int = option(1024, "words drawn per step for the training softmax (full to score)")
+
+    def __post_init__(self):
+        require_positive(self, "vocabulary_size", "embedding_dim", "units", "samples")
+        require_within(self, "[0, 1)", "dropout")
+
+
+@dataclass
+class LanguageModelTraining(TrainingConfig):
+    """A fixed number of passes; validation perplexity picks the epoch."""
+
+    epochs: int = option(5, "passes over the training documents")
+    patience: int = option(2, "epochs without validation gain before stopping")
+
+
+@dataclass
+class GenerateOptions:
+    """`evaluate.py language_model --predict PROMPT ...`: each prompt continued."""
+
+    length: int = option(40, "words to generate after each prompt")
+    temperature: float = option(1.0, "divides the logits: < 1 plays safer, 0 takes the likeliest")
+    top_k: int = option(40, "draw among the k likeliest words (0: all)")
+    sample_seed: int = option(0, "seed of the sampling: the same seed gives the same text")
+
+    def __post_init__(self):
+        require_positive(self, "length")
+        require_positive(self, "temperature", "top_k", or_zero=True)
