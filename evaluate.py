@@ -5,6 +5,8 @@
 `--seed` as mean, standard deviation and per-seed values, others side by
 side, e.g. one per horizon);
 `--predict INPUT ...` runs the exported model on inputs given on the line;
+`--dataset PATH` scores the run on another dataset's test split (in the
+task's bring-your-own format) into RUN_DIR/elsewhere/NAME/evaluation.json;
 `--gradients [DIR]` measures how far the kept weights' gradients flow back
 in time (core.gradient_flow) into DIR/gradient_flow.json and .png.
 """
@@ -51,6 +53,12 @@ def parser() -> argparse.ArgumentParser:
             "weights on a validation batch, into DIR (default: the run directory)",
         )
         sub.add_argument(
+            "--dataset",
+            metavar="PATH",
+            help="score on this dataset's test split (all of it if it has none), "
+            "in the task's --dataset format, with the run's vocabulary, scaler and labels",
+        )
+        sub.add_argument(
             "--data-mirror", default=None, metavar="DIR", help="override the run's data mirror"
         )
         sub.add_argument(
@@ -68,6 +76,12 @@ def main(argv: list[str]) -> None:
             predict_options = from_options(TASKS[options.task].PredictOptions, options)
         except ValueError as error:
             command_line.error(str(error))
+    if options.dataset and (
+        options.benchmark or options.predict is not None or options.gradients is not None
+    ):
+        command_line.error(
+            "--dataset scores on another test set: not with --benchmark, --predict, --gradients"
+        )
     start_command()
     # These load TensorFlow: only once the options are good.
     from core.evaluation import combine, evaluate, publish
@@ -94,11 +108,14 @@ def main(argv: list[str]) -> None:
         for path in measure_run(tasks[0], options.model[0], folder):
             print(f"wrote {path}")
         return
-    reports = [evaluate(task, run_dir) for run_dir, task in zip(options.model, tasks, strict=True)]
+    reports = [
+        evaluate(task, run_dir, options.dataset)
+        for run_dir, task in zip(options.model, tasks, strict=True)
+    ]
     if not options.benchmark:
         for run_dir, report in zip(options.model, reports, strict=True):
             scores = {"metrics": report["metrics"], "baselines": report["baselines"]}
-            print(f"{run_dir}: {json.dumps(scores, indent=2)}")
+            print(f"{run_dir} on {report['dataset']}: {json.dumps(scores, indent=2)}")
         return
     report = combine(reports, shlex.join(["python", "evaluate.py", *argv]))
     print(json.dumps({"metrics": report["metrics"], "baselines": report["baselines"]}, indent=2))

@@ -39,25 +39,35 @@ RUN_KEYS = (
 )
 
 
-def evaluate(task: Task, run_dir: Path) -> dict:
+def evaluate(task: Task, run_dir: Path, dataset: str | None = None) -> dict:
     """Test metrics of the run's latest export and of the task's baselines;
-    `task` is the run's (`tasks.load_task`)."""
-    splits = task.splits()
+    `task` is the run's (`tasks.load_task`).
+
+    With `dataset`, the export is scored on that dataset's test split
+    instead (`Task.test_split_of`), into `RUN/elsewhere/NAME/`, never over
+    the run's own evaluation; without baselines, which would train on it.
+    """
+    if dataset:
+        test, folder = task.test_split_of(dataset), elsewhere(run_dir, dataset)
+        folder.mkdir(parents=True, exist_ok=True)
+    else:
+        splits, folder = task.splits(), run_dir
+        test = splits.test
     export = load_export(latest_version(run_dir / "export"))
-    outputs = task.test_outputs(export, splits.test)
+    outputs = task.test_outputs(export, test)
     training = json.loads((run_dir / "metrics.json").read_text())
     settings = json.loads((run_dir / "config.json").read_text())
     report = {
         "task": task.name,
         "dataset": task.data.dataset or task.dataset_name,
         "split": "test",
-        "test_examples": len(splits.test),
+        "test_examples": len(test),
         "headline_metric": task.headline_metric,
         "higher_is_better": task.higher_is_better,
-        "metrics": task.score(outputs, splits.test),
-        "baselines": task.baselines(splits),
+        "metrics": task.score(outputs, test),
+        "baselines": {} if dataset else task.baselines(splits),
         "reference": task.reference,
-        "figures": [str(path) for path in task.figures(outputs, splits.test, run_dir)],
+        "figures": [str(path) for path in task.figures(outputs, test, folder)],
         # The best epoch's validation metrics: what the next run must beat,
         # so tuning never needs to look at the test split.
         "validation": training["validation"],
@@ -73,8 +83,14 @@ def evaluate(task: Task, run_dir: Path) -> dict:
         # The code that trained the run: its commit, and whether files differed from it.
         "source": settings.get("source"),
     }
-    write_json(run_dir / "evaluation.json", report)
+    write_json(folder / "evaluation.json", report)
     return report
+
+
+def elsewhere(run_dir: Path, dataset: str) -> Path:
+    """Where a run's scores on another dataset go: named after its file or folder."""
+    name = re.sub(r"[^\w.-]+", "_", Path(dataset).resolve().name) or "dataset"
+    return run_dir / "elsewhere" / name
 
 
 def combine(reports: list[dict], command: str) -> dict:

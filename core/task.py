@@ -7,6 +7,7 @@ specific to its task.
 """
 
 import abc
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -17,6 +18,7 @@ import tensorflow as tf
 
 from core.config import DataConfig, NoOptions, TrainingConfig
 from core.export import Serving
+from data.errors import DataFormatError
 from data.pipeline import TEST_SPLIT_SEED, Examples, carve, epoch_seed
 
 
@@ -133,6 +135,11 @@ class Task(abc.ABC):
         loaded = self.load()
         fraction = self.training.validation_fraction
         train = loaded.get("train", loaded.get("all"))
+        if train is None:
+            raise DataFormatError(
+                f"{self.data.dataset}: nothing to train on, only {', '.join(loaded)} "
+                f"(evaluate.py {self.name} --model RUN --dataset scores a trained run on it)"
+            )
         test = loaded.get("test")
         if test is None:
             train, test = carve(train, fraction, TEST_SPLIT_SEED)
@@ -143,6 +150,30 @@ class Task(abc.ABC):
             train = train.take(np.arange(min(self.training.limit, len(train))))
             validation = validation.take(np.arange(min(self.training.limit, len(validation))))
         return Splits(train, validation, test)
+
+    def test_split_of(self, dataset: str):
+        """What `evaluate.py --dataset` scores a finished run on: that
+        dataset's own test split where it has one, else all of it (a file
+        of test examples), read with the run's settings and checked by
+        `require_known`."""
+        self.data = dataclasses.replace(self.data, dataset=dataset)
+        loaded = self.load()
+        parts = [loaded["test"]] if "test" in loaded else list(loaded.values())
+        test = (
+            parts[0]
+            if len(parts) == 1
+            else Examples(
+                np.concatenate([part.inputs for part in parts]),
+                np.concatenate([part.targets for part in parts]),
+            )
+        )
+        self.require_known(test)
+        return test
+
+    def require_known(self, test) -> None:
+        """Refuses, naming them, the labels, tags or channels of another
+        dataset's test examples that this run never saw in training."""
+        return None
 
     def settle(self) -> None:
         """Settings that follow from another run (say a pretrained encoder's

@@ -131,7 +131,8 @@ def as_examples(sentences: list[Sentence], tagset: str) -> Examples:
 
 
 def treebank_files(folder: Path) -> dict[str, Path]:
-    """A UD treebank folder's `*-ud-{train,dev,test}.conllu` files; dev is optional."""
+    """A UD treebank folder's `*-ud-{train,dev,test}.conllu` files; dev is
+    optional, and a test file alone is a test set to score a trained run on."""
     files = {}
     for split, part in SPLIT_FILES.items():
         found = sorted(folder.glob(f"*-ud-{part}.conllu"))
@@ -139,11 +140,12 @@ def treebank_files(folder: Path) -> dict[str, Path]:
             raise DataFormatError(f"{folder}: several *-ud-{part}.conllu files: {found}")
         if found:
             files[split] = found[0]
-        elif split != "validation":
-            raise DataFormatError(
-                f"{folder}: expected a UD treebank folder with *-ud-train.conllu and "
-                f"*-ud-test.conllu (and optionally *-ud-dev.conllu); no *-ud-{part}.conllu"
-            )
+    missing = [SPLIT_FILES[split] for split in ("train", "test") if split not in files]
+    if missing and set(files) != {"test"}:
+        raise DataFormatError(
+            f"{folder}: expected a UD treebank folder with *-ud-train.conllu and "
+            f"*-ud-test.conllu (and optionally *-ud-dev.conllu); no *-ud-{missing[0]}.conllu"
+        )
     return files
 
 

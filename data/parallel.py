@@ -114,6 +114,8 @@ def read_parallel(path: str | os.PathLike, source: str, target: str) -> dict[str
             raise DataFormatError(
                 f"{present} has no partner: expected {stems[0]}.{source} and {stems[0]}.{target}"
             )
+    if "train" not in splits and "test" in splits:  # a test set to score a trained run on
+        return {"test": splits["test"]}
     if "train" not in splits:
         raise DataFormatError(
             f"{path}: expected train.tsv, or train.{source} and train.{target} "

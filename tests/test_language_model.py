@@ -235,3 +235,16 @@ def test_pretrained_settings_that_do_not_fit_are_named(language_model_run, tmp_p
         pretrained_sentiment(run_dir, reviews, units=32, depth=2).settle()
     with pytest.raises(FileNotFoundError, match="no trained run there"):
         pretrained_sentiment(tmp_path, reviews).settle()
+
+
+def test_a_run_scores_on_another_text_file(language_model_run, tmp_path):
+    """`evaluate.py language_model --model RUN --dataset FILE.txt`: all of
+    the file is test text, scored with the run's words."""
+    from core.evaluation import evaluate
+    from tasks import load_task
+
+    _, run_dir = language_model_run
+    other = words_corpus(tmp_path / "other.txt", count=50)
+    report = evaluate(load_task(run_dir), run_dir, str(other))
+    assert report["test_examples"] == 50 and report["metrics"]["perplexity"] < 4
+    assert (run_dir / "elsewhere" / "other.txt" / "evaluation.json").exists()

@@ -2,6 +2,8 @@
 EWT run exported and reloaded in a fresh process, awkward serving input,
 `--predict` output."""
 
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -12,6 +14,8 @@ from core import runner
 from core.config import DataConfig, TrainingConfig
 from core.evaluation import evaluate
 from core.export import latest_version
+from data.errors import DataFormatError
+from data.pipeline import Examples
 from tasks import load_task, restore_model
 from tasks.pos.task import PosConfig, PosTagging
 
@@ -113,3 +117,28 @@ def test_predict_prints_word_tag_pairs(ewt_run):
     assert first["input"] == "I saw her ." and words == ("I", "saw", "her", ".")
     assert set(tags) <= set(task.tags)
     assert empty == {"input": "", "tagged": ""}
+
+
+def test_a_run_scores_on_another_treebanks_test_file_beside_its_own(ewt_run, tmp_path):
+    """`evaluate.py pos --model RUN --dataset FOLDER` with a test file alone:
+    scored with the run's vocabulary into RUN/elsewhere/, never over the
+    run's own evaluation; a tag the run never learned is refused by name."""
+    folder = tmp_path / "other"
+    folder.mkdir()
+    synthetic_treebank(folder / "xx_other-ud-test.conllu", count=30)
+    own = evaluate(load_task(ewt_run), ewt_run)
+    report = evaluate(load_task(ewt_run), ewt_run, str(folder))
+    assert report["test_examples"] == 30 and report["dataset"] == str(folder)
+    assert report["baselines"] == {} and 0 <= report["metrics"]["upos_accuracy"] <= 1
+    saved = json.loads((ewt_run / "elsewhere" / "other" / "evaluation.json").read_text())
+    assert saved["metrics"] == report["metrics"]
+    assert json.loads((ewt_run / "evaluation.json").read_text())["metrics"] == own["metrics"]
+
+    strange = folder / "xx_other-ud-test.conllu"
+    strange.write_text(strange.read_text().replace("\tADV\t", "\tSLANG\t", 1))
+    with pytest.raises(DataFormatError, match="line 6: UPOS 'SLANG'"):
+        evaluate(load_task(ewt_run), ewt_run, str(folder))
+    # Tags read under another tagset (say XPOS) are checked against the run's.
+    foreign = Examples(np.array([["It", "rains"]]), np.array([["PRP", "VBZ"]]))
+    with pytest.raises(DataFormatError, match="never learned: PRP, VBZ"):
+        load_task(ewt_run).require_known(foreign)

@@ -10,6 +10,7 @@ from core import runner
 from core.config import DataConfig, TrainingConfig
 from core.evaluation import evaluate
 from core.export import latest_version, load_export
+from data.errors import DataFormatError
 from tasks import load_task, restore_model
 from tasks.translation.task import TranslateOptions, Translation, TranslationConfig
 
@@ -104,3 +105,17 @@ def test_predict_writes_an_attention_heat_map(glossary_run, tmp_path):
     (row,) = task.predict(export, ["big dog runs"], options)
     assert row["translation"] and row["attention_map"] == str(path)
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_run_scores_on_a_test_set_alone_which_alone_trains_nothing(glossary_run, tmp_path):
+    """A folder of test.en and test.de only: `evaluate.py --dataset` scores
+    the run on all of it; `train.py --dataset` says there is nothing to train on."""
+    folder = write_parallel_files(tmp_path, seed=5)
+    for split in ("train", "dev"):
+        for language in ("en", "de"):
+            (folder / f"{split}.{language}").unlink()
+    report = evaluate(load_task(glossary_run), glossary_run, str(folder))
+    assert report["test_examples"] == 40 and report["metrics"]["bleu"] >= 60, report["metrics"]
+    assert (glossary_run / "elsewhere" / folder.name / "evaluation.json").exists()
+    with pytest.raises(DataFormatError, match="nothing to train on, only test"):
+        tiny_task(folder).splits()

@@ -17,6 +17,7 @@ from keras import layers
 from core.export import Endpoint, Serving
 from core.task import Task, last_steps
 from data.conllu import UPOS, as_examples, read_treebank
+from data.errors import DataFormatError
 from data.pipeline import Examples, bucketed_batches, featurized, word_count
 from data.tokens import TokenIds
 from data.ud import RELEASE, load_ewt
@@ -74,6 +75,14 @@ class PosTagging(Task):
         self.tags = state["tags"]
         # Words absent from these are out of vocabulary (OOV) for the metrics.
         self.training_forms = set(state["training_forms"])
+
+    def require_known(self, test: Examples) -> None:
+        unseen = sorted(set(flatten(test.targets)) - set(self.tags))
+        if unseen:
+            raise DataFormatError(
+                f"{self.data.dataset}: tags this run never learned: {', '.join(unseen)} "
+                f"(it knows {', '.join(self.tags)})"
+            )
 
     def batches(self, examples: Examples, training: bool, epoch: int = 0) -> tf.data.Dataset:
         def featurize():
