@@ -15,7 +15,7 @@ import keras
 from keras import layers, ops
 
 from models.losses import replica_share
-from models.recurrent import CELL_LAYERS, token_embedding
+from models.recurrent import CELL_LAYERS
 
 
 @keras.saving.register_keras_serializable(package="rnn_suite")
@@ -23,17 +23,30 @@ class WordSoftmax(layers.Layer):
     """(hidden states, target ids) -> negative log-likelihood per step, 0 at
     padding (target id 0); `logits` gives the full distribution."""
 
-    def __init__(self, vocabulary_size: int, samples: int = 1024, seed=None, **kwargs):
+    def __init__(
+        self, vocabulary_size: int, samples: int = 1024, seed=None, tied_to=None, **kwargs
+    ):
         super().__init__(**kwargs)
         self.vocabulary_size, self.samples = vocabulary_size, samples
         self.seed_generator = keras.random.SeedGenerator(seed)
+        # An Embedding whose matrix is also this softmax's (tied embeddings;
+        # Press & Wolf 2017). Set past Keras's tracking: the matrix is the
+        # embedding's weight, saved once, under it.
+        object.__setattr__(self, "tied_to", tied_to)
 
     def build(self, hidden_shape, targets_shape=None):
-        units = hidden_shape[-1]
-        self.kernel = self.add_weight(
-            (self.vocabulary_size, units), "glorot_uniform", name="kernel"
-        )
+        if self.tied_to is None:
+            self.own_kernel = self.add_weight(
+                (self.vocabulary_size, hidden_shape[-1]), "glorot_uniform", name="kernel"
+            )
         self.bias = self.add_weight((self.vocabulary_size,), "zeros", name="bias")
+
+    @property
+    def kernel(self):
+        """One row per word, as wide as the hidden states."""
+        if self.tied_to is None:
+            return self.own_kernel
+        return ops.cast(self.tied_to.embeddings, self.compute_dtype)
 
     def logits(self, hidden):
         hidden = ops.cast(hidden, self.compute_dtype)
@@ -115,35 +128,56 @@ def bidirectional_language_model(
     embedding_dim: int = 128,
     cell: str = "gru",
     units: int = 256,
+    depth: int = 1,
     dropout: float = 0.0,
     samples: int = 1024,
+    tie_embeddings: bool = False,
 ) -> keras.Model:
     """Word ids -> {"forward": NLL of each next word, "backward": NLL of each
-    previous word}, per step. Two recurrent layers, one reading forward and
-    one backward (`go_backwards`), share the embedding and the softmax: the
-    pair maps onto a bidirectional encoder of the same cell and width
-    (`encoder_forward` -> its forward layer, `encoder_backward` -> its
-    backward one)."""
+    previous word}, per step. Two stacks of `depth` recurrent layers, one
+    reading forward and one backward (`go_backwards`), share the embedding
+    and the softmax; dropout on the embeddings, between layers and on the
+    output. At depth 1 the pair maps onto a bidirectional encoder of the
+    same cell and width (`encoder_forward_0` -> its forward layer,
+    `encoder_backward_0` -> its backward one). `tie_embeddings` makes the
+    softmax's word vectors the embedding's, reached from the states through
+    a linear `to_embedding_width` layer."""
     ids = keras.Input((None,), dtype="int64", name="words")
-    embedded = token_embedding(ids, vocabulary_size, embedding_dim, "words")
-    embedded = layers.Dropout(dropout, name="embedding_dropout")(embedded)
+    embedding = layers.Embedding(
+        vocabulary_size, embedding_dim, mask_zero=True, name="words_embedding"
+    )
+    embedded = layers.Dropout(dropout, name="embedding_dropout")(embedding(ids))
     # Scored in float32 under mixed precision too: a bfloat16 softmax over
     # 30,000 words loses the small probabilities perplexity is made of.
-    softmax = WordSoftmax(vocabulary_size, samples, name="next_word", dtype="float32")
+    softmax = WordSoftmax(
+        vocabulary_size,
+        samples,
+        tied_to=embedding if tie_embeddings else None,
+        name="next_word",
+        dtype="float32",
+    )
+    to_embedding_width = (
+        layers.Dense(embedding_dim, use_bias=False, name="to_embedding_width")
+        if tie_embeddings
+        else layers.Identity(name="to_embedding_width")
+    )
     outputs = {}
     for direction, by in (("forward", 1), ("backward", -1)):
-        states = CELL_LAYERS[cell](
-            units,
-            return_sequences=True,
-            go_backwards=direction == "backward",
-            name=f"encoder_{direction}",
-        )(embedded)
-        if direction == "backward":
-            states = InTimeOrder(name="in_time_order")(states)
+        states = embedded
+        for layer in range(depth):
+            if layer:
+                states = layers.Dropout(dropout, name=f"{direction}_dropout_{layer}")(states)
+            states = CELL_LAYERS[cell](
+                units,
+                return_sequences=True,
+                go_backwards=direction == "backward",
+                name=f"encoder_{direction}_{layer}",
+            )(states)
+            if direction == "backward":
+                states = InTimeOrder(name=f"in_time_order_{layer}")(states)
         states = layers.Dropout(dropout, name=f"{direction}_dropout")(states)
-        outputs[direction] = layers.Identity(name=direction, dtype="float32")(
-            softmax(states, shifted(ids, by))
-        )
+        nll = softmax(to_embedding_width(states), shifted(ids, by))
+        outputs[direction] = layers.Identity(name=direction, dtype="float32")(nll)
     return keras.Model(ids, outputs, name="language_model")
 
 

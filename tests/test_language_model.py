@@ -1,6 +1,8 @@
 """The language model's parts: it learns a language, the sampled softmax
 trains what the full one scores."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -35,18 +37,25 @@ def real_targets(ids: np.ndarray) -> dict:
     }
 
 
-def test_the_model_learns_a_synthetic_language_no_unigram_model_can():
+@pytest.mark.parametrize(
+    ("shape", "epochs"),
+    [({}, 5), ({"depth": 2, "tie_embeddings": True}, 8)],
+    ids=["one_layer", "two_layers_tied"],
+)
+def test_the_model_learns_a_synthetic_language_no_unigram_model_can(shape, epochs):
     """Perplexity below 4 in both directions, where the best unigram model
-    (the training words' frequencies) has 47."""
+    (the training words' frequencies) has 47; a deeper model takes longer."""
     keras.utils.set_random_seed(0)
     vocabulary = 50
     ids = synthetic_language(2000, vocabulary)
     train, validation = ids[:1800], ids[1800:]
-    model = bidirectional_language_model(vocabulary, embedding_dim=16, units=32, samples=16)
+    model = bidirectional_language_model(
+        vocabulary, embedding_dim=16, units=32, samples=16, **shape
+    )
     model.compile(
         keras.optimizers.Adam(1e-2), loss={"forward": per_real_step, "backward": per_real_step}
     )
-    model.fit(train, real_targets(train), epochs=5, batch_size=32, verbose=0)
+    model.fit(train, real_targets(train), epochs=epochs, batch_size=32, verbose=0)
     scores = model.evaluate(validation, real_targets(validation), verbose=0, return_dict=True)
     counts = np.bincount(train[train > 0], minlength=vocabulary)[3:]
     frequencies = counts / counts.sum()
@@ -217,8 +226,8 @@ def test_sentiment_starts_from_the_language_models_encoder(language_model_run, t
     ids = task.ids(tf.constant(["the film was great , the plot sad"]))["words"]
     embedded = model.get_layer("words_embedding")(ids)
     encoded = model.get_layer("encoder_bidirectional_0")(embedded)
-    forward = language_model.get_layer("encoder_forward")(embedded)
-    backward = tf.reverse(language_model.get_layer("encoder_backward")(embedded), [1])
+    forward = language_model.get_layer("encoder_forward_0")(embedded)
+    backward = tf.reverse(language_model.get_layer("encoder_backward_0")(embedded), [1])
     np.testing.assert_allclose(encoded, tf.concat([forward, backward], -1), rtol=1e-5, atol=1e-6)
 
     metrics = run(task, tmp_path / "sentiment")
@@ -248,3 +257,59 @@ def test_a_run_scores_on_another_text_file(language_model_run, tmp_path):
     report = evaluate(load_task(run_dir), run_dir, str(other))
     assert report["test_examples"] == 50 and report["metrics"]["perplexity"] < 4
     assert (run_dir / "elsewhere" / "other.txt" / "evaluation.json").exists()
+
+
+def test_tied_embeddings_are_one_matrix():
+    """The softmax scores with the embedding's own matrix: no second one to
+    train or save, and a change to the embedding changes the scores."""
+    model = bidirectional_language_model(30, embedding_dim=4, units=6, tie_embeddings=True)
+    untied = bidirectional_language_model(30, embedding_dim=4, units=6)
+    assert untied.count_params() - model.count_params() == 30 * 6 - 6 * 4
+    embedding, softmax = model.get_layer("words_embedding"), model.get_layer("next_word")
+    hidden = np.ones((1, 1, 4), "float32")
+    before = softmax.logits(hidden).numpy()
+    embedding.embeddings.assign(embedding.embeddings * 2)
+    np.testing.assert_allclose(softmax.logits(hidden).numpy(), 2 * before, rtol=1e-6)
+
+
+def test_a_stacked_tied_lstm_run_generates_through_its_export(tmp_path):
+    """Two LSTM layers a direction, tied embeddings: the export steps every
+    layer's state and the projection; the same seed gives the same text."""
+    from core.config import DataConfig
+    from core.export import latest_version, load_export
+    from core.runner import run
+    from tasks.language_model.config import (
+        GenerateOptions,
+        LanguageModelConfig,
+        LanguageModelTraining,
+    )
+    from tasks.language_model.task import LanguageModel
+
+    task = LanguageModel(
+        LanguageModelConfig(
+            embedding_dim=8, units=12, samples=8, depth=2, cell="lstm", tie_embeddings=True
+        ),
+        LanguageModelTraining(epochs=1, learning_rate=1e-2),
+        DataConfig(dataset=str(words_corpus(tmp_path / "corpus.txt", count=100))),
+    )
+    run(task, tmp_path / "run")
+    export = load_export(latest_version(tmp_path / "run" / "export"))
+    options = GenerateOptions(length=6, sample_seed=3)
+    first = task.predict(export, ["the film", ""], options)
+    assert first == task.predict(export, ["the film", ""], options)
+    assert all(len(row["continuation"].split()) == 6 for row in first)
+
+
+def test_sentiment_starts_only_from_a_one_layer_language_model(tmp_path):
+    """A stacked language model's directions never mix; a bidirectional
+    stack's do: the error says so before anything trains."""
+    from data.errors import RunMismatchError
+
+    run_dir = tmp_path / "deep"
+    run_dir.mkdir()
+    settings = {"vocabulary_size": 50, "embedding_dim": 8, "cell": "gru", "units": 16, "depth": 2}
+    (run_dir / "config.json").write_text(json.dumps({"task": "language_model", "config": settings}))
+    (run_dir / "best.weights.h5").write_bytes(b"")
+    reviews = labelled_reviews(tmp_path / "reviews.csv")
+    with pytest.raises(RunMismatchError, match="has --depth 2; sentiment starts from .* --depth 1"):
+        pretrained_sentiment(run_dir, reviews).settle()

@@ -15,11 +15,13 @@ class LanguageModelConfig:
     embedding_dim: int = option(128, "word vectors, shared by both directions")
     cell: str = option("gru", "recurrent cell of each direction", CELLS)
     units: int = option(256, "state width of each direction")
-    dropout: float = option(0.1, "dropout on the embeddings and on the states")
+    depth: int = option(1, "stacked recurrent layers per direction (1 fits --pretrained)")
+    dropout: float = option(0.1, "dropout on the embeddings, between layers and on the output")
     samples: int = option(1024, "words drawn per step for the training softmax (full to score)")
+    tie_embeddings: bool = option(False, "the softmax's word vectors are the embedding's")
 
     def __post_init__(self):
-        require_positive(self, "vocabulary_size", "embedding_dim", "units", "samples")
+        require_positive(self, "vocabulary_size", "embedding_dim", "units", "depth", "samples")
         require_within(self, "[0, 1)", "dropout")
 
 

@@ -106,8 +106,10 @@ class LanguageModel(Task):
             embedding_dim=config.embedding_dim,
             cell=config.cell,
             units=config.units,
+            depth=config.depth,
             dropout=config.dropout,
             samples=config.samples,
+            tie_embeddings=config.tie_embeddings,
         )
 
     def compile_arguments(self) -> dict:
@@ -130,7 +132,8 @@ class LanguageModel(Task):
 
         vocabulary = tf.constant(self.ids.lookups["words"].get_vocabulary())
         embedding = model.get_layer("words_embedding")
-        cell = model.get_layer("encoder_forward").cell
+        cells = [model.get_layer(f"encoder_forward_{i}").cell for i in range(self.config.depth)]
+        to_embedding_width = model.get_layer("to_embedding_width")
         softmax = model.get_layer("next_word")
 
         def generate(prompts, length, temperature, top_k, seed):
@@ -143,16 +146,23 @@ class LanguageModel(Task):
             steps = tf.shape(ids)[1] + length
             ids = tf.pad(ids, [[0, 0], [0, length]])
             batch = tf.shape(ids)[0]
+            # Each layer's state: (h, c) for an LSTM, h for a GRU or SimpleRNN.
             states = [
-                tf.zeros([batch, cell.units], cell.compute_dtype)
-                for _ in range(2 if "LSTM" in type(cell).__name__ else 1)
+                [
+                    tf.zeros([batch, cell.units], cell.compute_dtype)
+                    for _ in range(2 if "LSTM" in type(cell).__name__ else 1)
+                ]
+                for cell in cells
             ]
 
             def step(t, token_ids, states):
                 # The embedding's rows themselves: the layer would attach a mask the cell refuses.
-                inputs = tf.gather(embedding.embeddings, token_ids[:, t])
-                hidden, states = cell(inputs, states)
-                logits = softmax.logits(hidden)
+                hidden = tf.gather(embedding.embeddings, token_ids[:, t])
+                following_states = []
+                for cell, state in zip(cells, states, strict=True):
+                    hidden, state = cell(hidden, state)
+                    following_states.append(list(state))
+                logits = softmax.logits(to_embedding_width(hidden))
                 k = tf.where(top_k > 0, tf.minimum(top_k, tf.shape(logits)[1]), tf.shape(logits)[1])
                 kth = tf.math.top_k(logits, k).values[:, -1:]
                 logits = tf.where(logits < kth, -1e9, logits)
@@ -164,7 +174,7 @@ class LanguageModel(Task):
                 following = tf.where(t + 1 < given, token_ids[:, t + 1], chosen)
                 column = tf.one_hot(t + 1, tf.shape(token_ids)[1], dtype=tf.int64)
                 token_ids = token_ids * (1 - column) + following[:, None] * column
-                return t + 1, token_ids, list(states)
+                return t + 1, token_ids, following_states
 
             _, ids, _ = tf.while_loop(
                 lambda t, *_: t < steps - 1, step, (tf.constant(0), ids, states)

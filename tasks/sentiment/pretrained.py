@@ -27,6 +27,13 @@ def language_model_settings(run_dir: Path) -> dict:
         raise RunMismatchError(
             f"--pretrained {run_dir} holds a {saved['task']} run, not a language_model run"
         )
+    if saved["config"].get("depth", 1) != 1:
+        # A bidirectional stack feeds both directions to each layer above;
+        # the language model's stacks never mix them: no weights would fit.
+        raise RunMismatchError(
+            f"--pretrained {run_dir} has --depth {saved['config']['depth']}; "
+            "sentiment starts from a language model of --depth 1"
+        )
     return saved["config"]
 
 
@@ -70,4 +77,4 @@ def copy_encoder(model, run_dir: Path) -> None:
         ("forward", encoder.forward_layer),
         ("backward", encoder.backward_layer),
     ):
-        layer.set_weights(language_model.get_layer(f"encoder_{direction}").get_weights())
+        layer.set_weights(language_model.get_layer(f"encoder_{direction}_0").get_weights())
