@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from helpers import assert_same_outputs, outputs_in_fresh_process
 
+from core.config import DataConfig
 from core.evaluation import evaluate
 from core.export import latest_version, load_export
 from core.runner import run
@@ -111,3 +112,12 @@ def test_the_copy_problem_trains_and_answers_ten_symbols(tmp_path):
     assert len(row["recalled"]) == COPIED
     with pytest.raises(DataFormatError, match="the 10 symbols"):
         task.predict(export, ["1 2 9"], None)
+
+
+def test_a_dataset_is_refused_for_it_would_be_ignored():
+    """The examples are generated: `--dataset`, for training or scoring, is an error."""
+    task = Memory(MemoryConfig(), MemoryTraining(), DataConfig(dataset="numbers.csv"))
+    with pytest.raises(DataFormatError, match="numbers.csv: the memory task generates"):
+        task.splits()
+    with pytest.raises(DataFormatError, match="reads none"):
+        Memory().test_split_of("numbers.csv")

@@ -65,11 +65,16 @@ class Memory(Task):
 
     # Data: generated, so `load` has nothing to read.
     def load(self) -> dict:
-        raise NotImplementedError("the memory task generates its examples: see splits()")
+        raise DataFormatError(
+            f"--dataset {self.data.dataset}: the memory task generates its examples "
+            "(--problem, --length, --seed) and reads none"
+        )
 
     def splits(self) -> Splits:
         """Train holds the numbers of one epoch's examples, drawn afresh each
         epoch; validation and test are drawn once."""
+        if self.data.dataset:
+            self.load()  # refuses it
         config, training = self.config, self.training
         count = training.batch_size * training.steps_per_epoch
         validation_count = min(training.limit or np.inf, training.validation_examples)
