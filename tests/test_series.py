@@ -269,21 +269,6 @@ def test_etth2_and_ettm2_are_configs_of_their_own(tmp_path, monkeypatch, name, c
     assert FILES[name].remote.url.endswith(f"/ETT-small/{FILES[name].info.filename}")
 
 
-@pytest.mark.parametrize("name", ["etth2", "ettm2"])
-def test_ett_file_missing_from_the_mirror_is_named_with_its_url(tmp_path, name):
-    """The shared mirror has ETTh1 and ETTm1 only: asking it for ETTh2 or
-    ETTm2 says which file it lacks and where it comes from."""
-    (tmp_path / "mirror").mkdir()
-    with pytest.raises(DatasetUnavailableError) as error:
-        load_ett(name, tmp_path / "mirror", tmp_path / "tfds")
-    filename = FILES[name].info.filename
-    assert f"has no ETDataset/ETT-small/{filename}" in str(error.value)
-    assert (
-        f"https://raw.githubusercontent.com/zhouhaoyi/ETDataset/main/ETT-small/{filename}"
-        in str(error.value)
-    )
-
-
 def test_ett_file_that_differs_from_the_pin_is_refused(tmp_path, monkeypatch):
     path = write_ett(tmp_path / "mirror", monkeypatch)
     path.write_text(path.read_text().replace("2016-07-01 00:00:00,0.0", "2016-07-01 00:00:00,9.0"))
