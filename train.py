@@ -47,16 +47,23 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
+def settings(options: argparse.Namespace) -> tuple:
+    """The task's model, training and data settings, from parsed options;
+    a bad one (or one given without the option it needs) raises `ValueError`."""
+    registered = TASKS[options.task]
+    return (
+        from_options(registered.Config, options),
+        from_options(registered.Training, options),
+        from_options(DataConfig, options),
+    )
+
+
 def main(argv: list[str]) -> None:
     command_line = parser()
     options = command_line.parse_args(argv)
     registered = TASKS[options.task]
     try:
-        settings = (
-            from_options(registered.Config, options),
-            from_options(registered.Training, options),
-            from_options(DataConfig, options),
-        )
+        chosen = settings(options)
     except ValueError as error:
         command_line.error(str(error))
     start_command()
@@ -65,7 +72,7 @@ def main(argv: list[str]) -> None:
     from core.gradient_watch import TrainingDiverged
     from core.runner import run
 
-    task = registered.task_class()(*settings)
+    task = registered.task_class()(*chosen)
     run_dir = options.run_dir or Path("runs") / f"{task.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     command = shlex.join(["python", "train.py", *argv])
     try:

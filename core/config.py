@@ -15,9 +15,18 @@ from data.mirror import MIRROR_ENV
 STRATEGIES = ("none", "mirrored", "multi-worker")
 
 
-def option(default, help: str, choices: tuple | None = None, metavar: str | None = None):
-    """A dataclass field whose default comes with its reason."""
-    return field(default=default, metadata={"help": help, "choices": choices, "metavar": metavar})
+def option(
+    default,
+    help: str,
+    choices: tuple | None = None,
+    metavar: str | None = None,
+    needs: str | None = None,
+):
+    """A dataclass field whose default comes with its reason. `needs` names
+    another option without which this one would be ignored: given alone on
+    the command line, it is an error rather than silently dropped."""
+    metadata = {"help": help, "choices": choices, "metavar": metavar, "needs": needs}
+    return field(default=default, metadata=metadata)
 
 
 @dataclass
@@ -103,7 +112,7 @@ def add_options(parser: argparse.ArgumentParser, config_class: type, title: str)
     group = parser.add_argument_group(title)
     hints = typing.get_type_hints(config_class)
     for spec in dataclasses.fields(config_class):
-        flag = "--" + spec.name.replace("_", "-")
+        flag = _flag(spec.name)
         help_text = f"{spec.metadata.get('help', '')} (default: {spec.default!r})"
         kind = hints[spec.name]
         if kind is bool:
@@ -120,13 +129,31 @@ def add_options(parser: argparse.ArgumentParser, config_class: type, title: str)
                 or (None if spec.metadata.get("choices") else kind.__name__.upper()),
                 help=help_text,
             )
-    parser.set_defaults(**{spec.name: spec.default for spec in dataclasses.fields(config_class)})
+    # An option that needs another defaults to None, so that giving it shows.
+    parser.set_defaults(
+        **{
+            spec.name: None if spec.metadata.get("needs") else spec.default
+            for spec in dataclasses.fields(config_class)
+        }
+    )
 
 
 def from_options(config_class: type, namespace: argparse.Namespace):
-    """Builds `config_class` from the parsed options that belong to it."""
-    names = [spec.name for spec in dataclasses.fields(config_class)]
-    return config_class(**{name: getattr(namespace, name) for name in names})
+    """Builds `config_class` from the parsed options that belong to it;
+    raises `ValueError` naming an option given without the one it needs."""
+    values = {}
+    for spec in dataclasses.fields(config_class):
+        value, needed = getattr(namespace, spec.name), spec.metadata.get("needs")
+        if needed and value is not None and not getattr(namespace, needed):
+            raise ValueError(
+                f"{_flag(spec.name)} applies only with {_flag(needed)}, which was not given"
+            )
+        values[spec.name] = spec.default if needed and value is None else value
+    return config_class(**values)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def from_dict(config_class: type, values: dict):

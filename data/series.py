@@ -24,6 +24,8 @@ from data.tables import read_utf8
 MISSING = {"", "na", "nan", "null", "none", "?", "-"}
 SPLITS = ("train", "validation", "test")
 DAY_SECONDS = 24 * 3600
+# The ETT papers' calendar splits (`--split`), by the seconds between rows.
+ETT_STEPS = {"ett-hourly": 3600, "ett-minute": 900}
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,55 @@ def ratio_ends(rows: int) -> tuple[int, int, int]:
     """70% train, 10% validation, 20% test: the protocol's split of other series."""
     train, test = int(rows * 0.7), int(rows * 0.2)
     return train, rows - test, rows
+
+
+def month_ends(step_seconds: int) -> tuple[int, int, int]:
+    """Where train, validation and test end in the ETT papers' split: after
+    12, 16 and 20 months of 30 days of rows `step_seconds` apart (hourly:
+    8640, 11520, 14400)."""
+    month = 30 * DAY_SECONDS // step_seconds
+    return 12 * month, 16 * month, 20 * month
+
+
+def split_ends(series: Series, split: str, path: str | Path) -> tuple[int, int, int]:
+    """Where the parts of a series read from `path` end under `--split`:
+    70/10/20%, or the ETT months, which hold only if the rows are that far
+    apart, all of them, and fill the 20 months."""
+    if split == "ratio":
+        return ratio_ends(len(series.values))
+    step = ETT_STEPS[split]
+    ends = month_ends(step)
+    _require_step(series, step, f"--split {split}", path)
+    if len(series.values) < ends[-1]:
+        raise DataFormatError(
+            f"{path}: --split {split} needs {ends[-1]} rows (20 months of rows "
+            f"{_duration(step)} apart), the file has {len(series.values)}"
+        )
+    return ends
+
+
+def _require_step(series: Series, step_seconds: int, option: str, path: str | Path) -> None:
+    """Refuses a series unless each date follows the one before by `step_seconds`."""
+    if series.dates is None:
+        raise DataFormatError(f"{path}: {option} needs each row's date; give --date-column")
+    gaps = np.diff(series.dates).astype("timedelta64[s]").astype(np.int64)
+    wrong = np.flatnonzero(gaps != step_seconds)
+    if len(wrong):
+        row = wrong[0] + 1
+        late, early = (str(date).replace("T", " ") for date in series.dates[[row, row - 1]])
+        # Line 1 is the header; blank lines aside, row r is on line r + 2.
+        raise DataFormatError(
+            f"{path}, line {row + 2}: {late} comes {_duration(gaps[row - 1])} after "
+            f"{early}; {option} needs every row {_duration(step_seconds)} after the one before"
+        )
+
+
+def _duration(seconds: int) -> str:
+    """`3600` -> '1 hour', `900` -> '15 minutes': in the largest whole unit."""
+    sizes = {"day": DAY_SECONDS, "hour": 3600, "minute": 60, "second": 1}
+    unit = next(unit for unit, size in sizes.items() if seconds % size == 0)
+    count = int(seconds // sizes[unit])
+    return f"{count} {unit}{'' if count == 1 else 's'}"
 
 
 def split_windows(

@@ -5,6 +5,7 @@ process), the command lines forecast a CSV and reject bad ones clearly."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -13,11 +14,13 @@ import tensorflow as tf
 from conftest import ROOT
 from helpers import assert_same_outputs, outputs_in_fresh_process
 
+import train
 from core import runner
 from core.config import DataConfig, TrainingConfig
 from core.evaluation import combine, evaluate, over_seeds
 from core.export import latest_version, load_export
-from data.errors import DataFormatError
+from data.errors import DataFormatError, DatasetUnavailableError
+from data.ett import FILES
 from models.forecasters import SegmentRecurrence, segment_recurrent_forecaster
 from tasks import load_task, restore_model
 from tasks.forecasting.task import BLEND_WEIGHTS, Forecasting, ForecastingConfig
@@ -219,6 +222,72 @@ def test_too_short_series_is_refused_before_training(tmp_path):
     short = sine_csv(tmp_path / "short.csv", rows=200)
     with pytest.raises(DataFormatError, match="200 rows are too short for lookback 48"):
         tiny_task(short).splits()
+
+
+def command_line_task(*arguments: str) -> Forecasting:
+    """The task that `train.py forecasting ARGUMENTS` trains."""
+    return Forecasting(*train.settings(train.parser().parse_args(["forecasting", *arguments])))
+
+
+def test_etth1_as_a_csv_split_by_hours_is_the_benchmark_series(mirror, tfds_dir):
+    """`--dataset ETTh1.csv --split ett-hourly` gives the builder's windows,
+    value for value, and the same scaler (and mean day): a user's copy of an
+    ETT file is split as the papers split it."""
+    csv_path = Path(mirror) / FILES["etth1"].remote.mirror_path
+    own = command_line_task("--dataset", str(csv_path), "--split", "ett-hourly")
+    benchmark = command_line_task(
+        "--series", "etth1", "--data-mirror", mirror, "--data-dir", str(tfds_dir)
+    )
+    own_splits, benchmark_splits = own.splits(), benchmark.splits()
+    assert len(benchmark_splits.test) == 2785
+    for part in ("train", "validation", "test"):
+        ours, theirs = getattr(own_splits, part), getattr(benchmark_splits, part)
+        assert (ours.start, ours.stop) == (theirs.start, theirs.stop)
+        np.testing.assert_array_equal(ours.inputs, theirs.inputs)
+        np.testing.assert_array_equal(ours.targets, theirs.targets)
+    own.adapt(own_splits.train)
+    benchmark.adapt(benchmark_splits.train)
+    np.testing.assert_array_equal(own.mean, benchmark.mean)
+    np.testing.assert_array_equal(own.scale, benchmark.scale)
+    assert own.saved == benchmark.saved
+
+
+def test_ett_split_of_a_csv_at_another_spacing_or_too_short_is_refused(tmp_path):
+    sine = str(sine_csv(tmp_path / "sine.csv"))
+    with pytest.raises(DataFormatError, match=r"sine\.csv, line 3: .* needs every row 15 minutes"):
+        command_line_task("--dataset", sine, "--split", "ett-minute").splits()
+    with pytest.raises(DataFormatError, match=r"sine\.csv: --split ett-hourly needs 14400 rows"):
+        command_line_task("--dataset", sine, "--split", "ett-hourly").splits()
+    assert command_line_task("--dataset", sine).config.split == "ratio"
+
+
+@pytest.mark.parametrize("split", ["ratio", "ett-hourly"])
+def test_split_without_dataset_is_refused_naming_the_option(split, capsys):
+    """The benchmark series keep their protocol's split: `--split` there,
+    even the default's value, would be ignored, so it is an error."""
+    with pytest.raises(SystemExit) as stop:
+        train.main(["forecasting", "--split", split])
+    assert stop.value.code == 2
+    assert "error: --split applies only with --dataset, which was not given" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize("series", ["etth2", "ettm2"])
+def test_series_etth2_and_ettm2_missing_from_the_mirror_are_named(tmp_path, series):
+    """The shared mirror holds ETTh1 and ETTm1 only: asked for ETTh2 or
+    ETTm2, it says which file it lacks and where that file comes from."""
+    (tmp_path / "mirror").mkdir()
+    task = command_line_task(
+        "--series", series, "--data-mirror", str(tmp_path / "mirror"),
+        "--data-dir", str(tmp_path / "tfds"),
+    )  # fmt: skip
+    with pytest.raises(DatasetUnavailableError) as error:
+        task.splits()
+    filename = FILES[series].info.filename
+    assert f"has no ETDataset/ETT-small/{filename}" in str(error.value)
+    upstream = f"https://raw.githubusercontent.com/zhouhaoyi/ETDataset/main/ETT-small/{filename}"
+    assert upstream in str(error.value)
 
 
 def test_target_column_is_forecast_from_all_columns(tmp_path):

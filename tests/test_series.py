@@ -16,15 +16,18 @@ from tensorflow_datasets.core.download.checksums import UrlInfo
 from data import ett
 from data.errors import DataFormatError, DatasetUnavailableError
 from data.ett import COLUMNS, FILES, load_ett
+from data.options import ETT_SERIES
 from data.series import (
     Series,
     fit_scaler,
     mean_day,
+    month_ends,
     protocol_borders,
     ratio_ends,
     read_series,
     rows_per_day,
     slots_of_day,
+    split_ends,
     split_windows,
     window_batches,
 )
@@ -72,13 +75,68 @@ def test_etth_borders_and_window_counts_follow_the_protocol(lookback, horizon):
 
 
 def test_ettm_borders_are_four_times_etth():
-    assert FILES["ettm1"].ends == tuple(4 * end for end in ETTH_ENDS)
-    assert FILES["etth1"].ends == ETTH_ENDS
+    assert month_ends(3600) == ETTH_ENDS and month_ends(900) == (34560, 46080, 57600)
+    assert set(FILES) == set(ETT_SERIES)
+    for name in ETT_SERIES:
+        assert FILES[name].ends == month_ends(3600 if name.startswith("etth") else 900)
     assert protocol_borders(FILES["ettm1"].ends, 96)["test"] == (46080 - 96, 57600)
 
 
 def test_other_series_split_70_10_20_in_time_order():
     assert ratio_ends(1000) == (700, 800, 1000)
+
+
+def dated(rows: int, step_minutes: int) -> Series:
+    """Row numbers dated `step_minutes` apart from 2016-07-01."""
+    start = np.datetime64("2016-07-01T00:00", "s")
+    dates = start + np.arange(rows) * np.timedelta64(step_minutes, "m")
+    return dataclasses.replace(row_numbers(rows), dates=dates)
+
+
+def test_csv_split_as_the_ett_papers_takes_their_borders_from_the_spacing():
+    """`--split ett-hourly` / `ett-minute` end the parts where the builder's
+    ETTh / ETTm files end them; `ratio` keeps 70/10/20%."""
+    assert split_ends(dated(17420, 60), "ett-hourly", "h.csv") == FILES["etth1"].ends
+    assert split_ends(dated(57600, 15), "ett-minute", "m.csv") == FILES["ettm1"].ends
+    assert split_ends(dated(1000, 60), "ratio", "r.csv") == (700, 800, 1000)
+
+
+@pytest.mark.parametrize(
+    ("split", "content", "message"),
+    [
+        (
+            "ett-hourly",
+            "date,a\n2016-07-01 00:00:00,1\n2016-07-01 01:00:00,2\n2016-07-01 03:00:00,3\n",
+            r"gap\.csv, line 4: 2016-07-01 03:00:00 comes 2 hours after 2016-07-01 01:00:00; "
+            r"--split ett-hourly needs every row 1 hour after the one before",
+        ),
+        (
+            "ett-minute",
+            "date,a\n2016-07-01 00:00:00,1\n2016-07-01 01:00:00,2\n",
+            r"gap\.csv, line 3: 2016-07-01 01:00:00 comes 1 hour after 2016-07-01 00:00:00; "
+            r"--split ett-minute needs every row 15 minutes after",
+        ),
+    ],
+)
+def test_ett_split_refuses_rows_at_another_spacing_naming_line_and_dates(
+    tmp_path, split, content, message
+):
+    path = tmp_path / "gap.csv"
+    path.write_text(content)
+    with pytest.raises(DataFormatError, match=message):
+        split_ends(read_series(path), split, path)
+
+
+def test_ett_split_refuses_too_few_rows_and_undated_rows(tmp_path):
+    short = write_csv(tmp_path / "short.csv", 14399)
+    with pytest.raises(
+        DataFormatError,
+        match=r"short\.csv: --split ett-hourly needs 14400 rows \(20 months of rows 1 hour "
+        r"apart\), the file has 14399",
+    ):
+        split_ends(read_series(short), "ett-hourly", short)
+    with pytest.raises(DataFormatError, match=r"r\.csv: --split ett-minute needs each row's date"):
+        split_ends(row_numbers(60000), "ett-minute", "r.csv")
 
 
 def test_scaler_sees_train_rows_only():
@@ -171,9 +229,11 @@ def test_too_short_series_names_the_rows_it_needs(tmp_path):
         split_windows(series, ratio_ends(150), 96, 24)
 
 
-def write_ett(mirror, monkeypatch, rows: int = 40):
-    """A small ETTh1.csv in the mirror's layout, pinned as the builder's file."""
-    path = mirror / "ETDataset" / "ETT-small" / "ETTh1.csv"
+def write_ett(mirror, monkeypatch, rows: int = 40, name: str = "etth1"):
+    """A small ETTh1.csv (or the file of `name`) in the mirror's layout,
+    pinned as the builder's file."""
+    filename = FILES[name].info.filename
+    path = mirror / "ETDataset" / "ETT-small" / filename
     path.parent.mkdir(parents=True)
     dates = np.datetime64("2016-07-01T00:00") + np.arange(rows) * np.timedelta64(1, "h")
     lines = [",".join(("date", *COLUMNS))]
@@ -182,9 +242,9 @@ def write_ett(mirror, monkeypatch, rows: int = 40):
         lines.append(f"{str(date).replace('T', ' ')}:00,{values}")
     path.write_text("\n".join(lines) + "\n")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    info = UrlInfo(size=path.stat().st_size, checksum=digest, filename="ETTh1.csv")
-    pinned = dataclasses.replace(ett.FILES["etth1"], info=info, rows=rows)
-    monkeypatch.setitem(ett.FILES, "etth1", pinned)
+    info = UrlInfo(size=path.stat().st_size, checksum=digest, filename=filename)
+    pinned = dataclasses.replace(ett.FILES[name], info=info, rows=rows)
+    monkeypatch.setitem(ett.FILES, name, pinned)
     return path
 
 
@@ -196,6 +256,17 @@ def test_ett_builder_prepares_a_mirror_file_in_time_order(tmp_path, monkeypatch)
     np.testing.assert_allclose(series.values[:, 0], np.arange(40))
     assert str(series.dates[-1]) == "2016-07-02T15:00:00"
     assert (tmp_path / "tfds" / "ett" / "h1" / "1.0.0").is_dir()
+
+
+@pytest.mark.parametrize(("name", "config"), [("etth2", "h2"), ("ettm2", "m2")])
+def test_etth2_and_ettm2_are_configs_of_their_own(tmp_path, monkeypatch, name, config):
+    """Each file is prepared under its own config, from its own mirror path."""
+    write_ett(tmp_path / "mirror", monkeypatch, name=name)
+    series = load_ett(name, tmp_path / "mirror", tmp_path / "tfds")
+    assert series.name == name and series.values.shape == (40, 7)
+    assert (tmp_path / "tfds" / "ett" / config / "1.0.0").is_dir()
+    assert not (tmp_path / "tfds" / "ett" / "h1").exists()
+    assert FILES[name].remote.url.endswith(f"/ETT-small/{FILES[name].info.filename}")
 
 
 def test_ett_file_that_differs_from_the_pin_is_refused(tmp_path, monkeypatch):

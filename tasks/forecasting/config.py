@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from core.config import TrainingConfig, option, require_positive, require_within
-from data.options import ETT_SERIES
+from data.options import ETT_SERIES, SERIES_SPLITS
 from models.options import CELLS, INITIALIZATIONS, NORMALIZATIONS, require_whole_segments
 
 MODELS = ("segment", "plain")
@@ -17,6 +17,13 @@ class ForecastingConfig:
     series: str = option("etth1", "benchmark series when no --dataset is given", ETT_SERIES)
     target: str = option("", "forecast only this column (from all); empty = every column")
     date_column: str = option("date", "timestamp column of a --dataset CSV ('' = none)")
+    split: str = option(
+        "ratio",
+        "how a --dataset CSV is cut in time: 70/10/20%%, or as the ETT papers do, "
+        "12/4/4 months of rows 1 hour (ett-hourly) or 15 minutes (ett-minute) apart",
+        SERIES_SPLITS,
+        needs="dataset",
+    )
     lookback: int = option(96, "input rows per window; 96 is the literature's short setting")
     horizon: int = option(96, "rows forecast at once; the protocol uses 96/192/336/720")
     model: str = option("segment", "segment: SegRNN-style; plain: point-wise reference", MODELS)

@@ -26,10 +26,10 @@ from data.series import (
     Windows,
     fit_scaler,
     mean_day,
-    ratio_ends,
     read_series,
     rows_per_day,
     slots_of_day,
+    split_ends,
     split_windows,
     window_batches,
 )
@@ -69,7 +69,7 @@ class Forecasting(Task):
         config = self.config
         if self.data.dataset:
             series = read_series(self.data.dataset, config.date_column)
-            ends = ratio_ends(len(series.values))
+            ends = split_ends(series, config.split, self.data.dataset)
         else:
             data = self.data
             series = load_ett(config.series, data.data_mirror or None, data.data_dir or None)
