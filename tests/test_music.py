@@ -1,5 +1,5 @@
 """Music end to end: the NLL metric, the NADE head, one-to-many generation,
-the JSB builder, a real JSB run exported and reloaded, a synthetic progression."""
+a real JSB run exported and reloaded, your own .mat file, a synthetic progression."""
 
 import itertools
 import math
@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+import scipy.io
 import tensorflow as tf
 from helpers import outputs_in_fresh_process
 
@@ -15,8 +16,7 @@ from core import runner
 from core.config import DataConfig, TrainingConfig
 from core.evaluation import evaluate
 from core.export import latest_version, load_export
-from data.errors import DataFormatError, DatasetUnavailableError
-from data.jsb import MAT_URL, load_jsb, read_json, read_mat
+from data.errors import DataFormatError
 from data.midi import KEYS, parse_chord, read_midi, roll_to_midi, write_midi
 from models.nade import IndependentKeys, Nade
 from models.sampling import generate, generate_by_rereading, stack_cells, step
@@ -210,32 +210,6 @@ def test_generation_is_one_to_many_and_reproducible(config):
         piece(chord, temperature=0.0)
 
 
-def test_jsb_builder_prepares_the_published_split(mirror, tfds_dir):
-    """229 / 76 / 77 chorales, 13,807 / 4,602 / 4,725 quarter-note frames, in
-    the order of JSB_Chorales.mat, whose rolls the quarter JSON repeats."""
-    splits = load_jsb(1, mirror, tfds_dir)
-    assert {name: len(rolls) for name, rolls in splits.items()} == {
-        "train": 229,
-        "validation": 76,
-        "test": 77,
-    }
-    assert [sum(map(len, rolls)) for rolls in splits.values()] == [13_807, 4_602, 4_725]
-    mat = read_mat(Path(mirror) / "polyphonic-music-mat" / "JSB_Chorales.mat")
-    quarter = read_json(Path(mirror) / "JSB-Chorales-dataset" / "jsb-chorales-quarter.json")
-    for name in splits:
-        for prepared, original, repeated in zip(
-            splits[name], mat[name], quarter[name], strict=True
-        ):
-            np.testing.assert_array_equal(prepared, original)
-            np.testing.assert_array_equal(repeated, original)
-
-
-def test_offline_without_mirror_fails_fast_naming_the_url(tmp_path, offline):
-    with pytest.raises(DatasetUnavailableError) as error:
-        load_jsb(1, None, tmp_path / "tfds")
-    assert MAT_URL in str(error.value) and "--data-mirror" in str(error.value)
-
-
 @pytest.fixture(scope="module")
 def jsb_run(tmp_path_factory, mirror, tfds_dir):
     """Two training steps of a tiny NADE model on the real chorales, exported."""
@@ -283,6 +257,48 @@ def test_real_run_generates_identically_after_reload_in_a_fresh_process(run, req
     np.testing.assert_array_equal(np.asarray(there["piano_roll"]), here)
 
 
+def test_jsb_mat_as_your_own_dataset_gives_the_benchmark_splits(mirror, tfds_dir):
+    """`--dataset JSB_Chorales.mat` reads the file's own splits: the very rolls
+    (and fingerprint) the benchmark's builder gives, none carved at random."""
+    mat = Path(mirror) / "polyphonic-music-mat" / "JSB_Chorales.mat"
+    own = tiny_task(dataset=mat).splits()
+    benchmark = tiny_task(mirror=mirror, data_dir=tfds_dir).splits()
+    assert [len(split) for split in own] == [229, 76, 77]
+    for ours, theirs in zip(own, benchmark, strict=True):
+        for read, built in zip(ours.inputs, theirs.inputs, strict=True):
+            assert read.dtype == built.dtype
+            np.testing.assert_array_equal(read, built)
+    assert runner.fingerprint(own) == runner.fingerprint(benchmark)
+
+
+def cell_array(rolls):
+    cells = np.empty((1, len(rolls)), dtype=object)
+    cells[0, :] = [roll.astype("float64") for roll in rolls]  # as MATLAB saves doubles
+    return cells
+
+
+def test_your_own_mat_file_trains_on_its_own_splits_end_to_end(tmp_path):
+    """A .mat of 24 / 4 / 6 pieces trains, exports and is scored on its own
+    6 test pieces, its NLL under 3/4 of the key frequencies' it started from."""
+    path = tmp_path / "progression.mat"
+    rolls = progression(34, seed=1)
+    scipy.io.savemat(
+        path,
+        {
+            "traindata": cell_array(rolls[:24]),
+            "validdata": cell_array(rolls[24:28]),
+            "testdata": cell_array(rolls[28:]),
+        },
+    )
+    task = tiny_task(dataset=path, epochs=4, learning_rate=3e-2)
+    metrics = runner.run(task, tmp_path / "run")
+    assert metrics["train_examples"] == 24
+    report = evaluate(load_task(tmp_path / "run"), tmp_path / "run")
+    assert report["test_examples"] == 6 and report["dataset"] == str(path)
+    frequency = report["baselines"]["key_frequency"]["nll_sigmoid"]
+    assert report["metrics"]["nll_sigmoid"] < 0.75 * frequency, report
+
+
 def test_real_run_is_scored_through_the_export_beside_baselines(jsb_run):
     report = evaluate(load_task(jsb_run), jsb_run)
     assert report["test_examples"] == 77 and report["headline_metric"] == "nll_joint"
@@ -307,15 +323,18 @@ def test_predict_writes_the_piece_and_names_bad_chords(jsb_run, tmp_path):
         task.predict(export, ["C4 H4"], options)
 
 
-def write_progression(folder, pieces=48, seed=0):
-    """MIDI files cycling C, C, F, F, G, G from a random point: the next chord
+def progression(pieces, seed=0, frames=24):
+    """Pieces cycling C, C, F, F, G, G from a random point: the next chord
     depends on two frames, so the previous frame alone cannot tell it."""
     cycle = [parse_chord(chord) for chord in ("C4 E4 G4", "F4 A4 C5", "G3 B3 D4")]
-    rng = np.random.default_rng(seed)
+    starts = np.random.default_rng(seed).integers(6, size=pieces)
+    return [np.stack([cycle[(start + t) % 6 // 2] for t in range(frames)]) for start in starts]
+
+
+def write_progression(folder, pieces=48, seed=0):
+    """The progression as MIDI files, one per piece."""
     folder.mkdir()
-    for index in range(pieces):
-        start = int(rng.integers(6))
-        roll = np.stack([cycle[(start + t) % 6 // 2] for t in range(24)])
+    for index, roll in enumerate(progression(pieces, seed)):
         write_midi(roll_to_midi(roll, 1), folder / f"piece{index:02d}.mid")
     return folder
 

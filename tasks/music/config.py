@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from core.config import TrainingConfig, option, require_positive, require_within
-from data.options import BAD_MIDI_CHOICES, MIDI_SUFFIXES
+from data.options import BAD_MIDI_CHOICES, MIDI_SUFFIXES, MUSIC_CORPORA
 from models.options import CELLS
 
 HEADS = ("sigmoid", "nade")
@@ -26,7 +26,16 @@ class MusicConfig:
         0, "units of a recurrent stack shared by every key, added to the head (0 = off)"
     )
     transpose: int = option(0, "train on copies shifted up to this many semitones (0 = off)")
-    frames_per_beat: int = option(1, "time grid: 1 = quarter notes (JSB benchmark), 2, 4 = 16ths")
+    corpus: str = option(
+        "jsb",
+        "the corpus trained on without --dataset (JSB chorales: the benchmark)",
+        MUSIC_CORPORA,
+    )
+    frames_per_beat: int = option(
+        1,
+        "time grid: 1 = quarter notes (JSB benchmark), 2, 4 = 16ths; .mat corpora and "
+        "files keep their own grid, and this only times the MIDI written",
+    )
     bad_midi: str = option(
         "skip", "--dataset folders: skip unreadable MIDI (named) or reject", BAD_MIDI_CHOICES
     )

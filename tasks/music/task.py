@@ -23,17 +23,16 @@ from keras import layers
 from core.export import Endpoint, Serving, predict
 from core.task import Task, last_steps
 from data.errors import DataFormatError
-from data.jsb import CONFIG_NAMES, load_jsb
 from data.midi import (
     KEYS,
     MIDI_SUFFIXES,
     parse_chord,
     pitch_names,
     read_midi,
-    read_midi_folder,
     write_piece,
 )
 from data.pipeline import Examples, bucketed_batches
+from data.polyphonic import SOURCES, config_name, load_polyphonic, read_own_music
 from models.keyboard import keyboard_scores
 from models.losses import replica_share
 from models.nade import IndependentKeys, Nade, PreviousFrames
@@ -114,18 +113,19 @@ class Music(Task):
 
     @property
     def dataset_name(self) -> str:
-        grid = CONFIG_NAMES.get(self.config.frames_per_beat, "?")
-        return f"JSB chorales ({grid}-note frames; 229/76/77 split of Boulanger-Lewandowski 2012)"
+        return SOURCES[config_name(self.config.corpus, self.config.frames_per_beat)].title
 
     def load(self) -> dict[str, Examples]:
+        config = self.config
         if self.data.dataset:
-            folder = read_midi_folder(
-                self.data.dataset, self.config.frames_per_beat, self.config.bad_midi
+            splits = read_own_music(self.data.dataset, config.frames_per_beat, config.bad_midi)
+        else:
+            splits = load_polyphonic(
+                config.corpus,
+                config.frames_per_beat,
+                self.data.data_mirror or None,
+                self.data.data_dir or None,
             )
-            return {"all": rolls_as_examples(folder.rolls)}
-        splits = load_jsb(
-            self.config.frames_per_beat, self.data.data_mirror or None, self.data.data_dir or None
-        )
         return {split: rolls_as_examples(rolls) for split, rolls in splits.items()}
 
     def adapt(self, train: Examples) -> None:
