@@ -16,6 +16,7 @@ from core.config import DataConfig, TrainingConfig
 from core.evaluation import evaluate
 from core.export import latest_version
 from data.errors import DataFormatError
+from data.pipeline import Examples
 from tasks import load_task, restore_model
 from tasks.sentiment.task import Sentiment, SentimentConfig
 
@@ -282,3 +283,30 @@ def test_a_test_label_never_seen_in_training_names_label_and_file(tmp_path):
         DataFormatError, match=r"test\.csv \(test\): label 'c' never seen in training"
     ):
         task.splits()
+
+
+class ExportBeforeClasses:
+    """A two-class export as served before any number of classes: the
+    positive class's probability and the label alone."""
+
+    @staticmethod
+    def serve(texts):
+        probability = tf.fill(tf.shape(texts), 0.75)
+        return {"probability": probability, "label": tf.fill(tf.shape(texts), "positive")}
+
+
+def test_a_run_from_before_any_number_of_classes_is_still_served_and_scored():
+    """Its state names no classes (IMDB's two, then) and its export serves
+    `probability` and `label` alone."""
+    task = Sentiment(SentimentConfig(**TINY_SENTIMENT))
+    task.restore({"words": ["", "[UNK]", "fine"]})
+    (row,) = task.predict(ExportBeforeClasses, ["fine"], None)
+    assert row == {
+        "input": "fine",
+        "label": "positive",
+        "probability": 0.75,
+        "probabilities": {"negative": 0.25, "positive": 0.75},
+    }
+    examples = Examples(np.array(["fine", "dull"], dtype=object), np.array([1, 0]))
+    scores = task.score(task.test_outputs(ExportBeforeClasses, examples), examples)
+    assert scores["accuracy"] == 0.5 and scores["confusion_matrix"] == [[0, 1], [0, 1]]

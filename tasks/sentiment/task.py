@@ -184,19 +184,19 @@ class Sentiment(Task):
 
     def predict(self, export, raw: list[str], options) -> list[dict]:
         outputs = predict(export.serve, np.array(raw, dtype=object), progress=False)
+        probabilities = class_probabilities(outputs)
         rows = []
         for index, text in enumerate(raw):
             row = {"input": text, "label": outputs["label"][index].decode("utf-8")}
-            if "probability" in outputs:
-                row["probability"] = float(outputs["probability"][index])
-            names = [name.decode("utf-8") for name in outputs["classes"][index]]
-            probabilities = outputs["probabilities"][index].tolist()
-            row["probabilities"] = dict(zip(names, probabilities, strict=True))
+            if self.binary:
+                row["probability"] = float(probabilities[index, 1])
+            chances = probabilities[index].tolist()
+            row["probabilities"] = dict(zip(self.classes, chances, strict=True))
             rows.append(row)
         return rows
 
     def test_outputs(self, export, examples: Examples) -> dict:
-        return {"probabilities": predict(export.serve, examples.inputs)["probabilities"]}
+        return {"probabilities": class_probabilities(predict(export.serve, examples.inputs))}
 
     def score(self, outputs: dict, examples: Examples) -> dict:
         """Accuracy, macro-F1 and the confusion matrix (rows true, columns
@@ -233,3 +233,13 @@ class Sentiment(Task):
         # Its columns are the classes in id order: every class has training examples.
         probabilities = classifier.predict_proba(vectorizer.transform(splits.test.inputs))
         return {"tfidf_ngram_logreg": self.score({"probabilities": probabilities}, splits.test)}
+
+
+def class_probabilities(outputs: dict) -> np.ndarray:
+    """Every class's probability, `[examples, classes]`, from an export's
+    outputs; exports from before any number of classes served only the
+    second class's `probability`."""
+    if "probabilities" in outputs:
+        return np.asarray(outputs["probabilities"])
+    probability = np.asarray(outputs["probability"])
+    return np.stack([1.0 - probability, probability], axis=1)
