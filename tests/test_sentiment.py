@@ -83,6 +83,8 @@ def test_help_lists_the_task_options():
         "--clipnorm",
         "--data-mirror",
         "--dataset",
+        "--text-column",
+        "--label-column",
         "--run-dir",
     ):
         assert flag in result.stdout
