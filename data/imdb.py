@@ -98,45 +98,51 @@ def known_archive(path: Path) -> UrlInfo:
     )
 
 
-def read_review_folder(root: Path) -> dict[str, Examples]:
-    """An aclImdb-like folder: `{train,test}/{neg,pos}/*.txt`, one review each."""
-    splits = {}
-    for split in ("train", "test"):
-        texts, labels = [], []
-        for label, name in enumerate(LABELS):
-            folder = root / split / name
-            if not folder.is_dir():
-                raise DataFormatError(
-                    f"{root}: expected the aclImdb layout with folder {split}/{name}/ "
-                    "holding one review per .txt file"
-                )
-            for path in sorted(folder.glob("*.txt")):
-                texts.append(read_utf8(path).strip())
-                labels.append(label)
-        splits[split] = Examples(np.array(texts, dtype=object), np.array(labels, dtype="int64"))
-    return splits
+def read_review_folder(folder: Path) -> Examples:
+    """One split of an aclImdb-like folder: `{neg,pos}/*.txt`, one review each."""
+    texts, labels = [], []
+    for label, name in enumerate(LABELS):
+        if not (folder / name).is_dir():
+            raise DataFormatError(
+                f"{folder}: expected the aclImdb layout, folders neg/ and pos/ "
+                "holding one review per .txt file"
+            )
+        for path in sorted((folder / name).glob("*.txt")):
+            texts.append(read_utf8(path).strip())
+            labels.append(label)
+    return Examples(np.array(texts, dtype=object), np.array(labels, dtype="int64"))
 
 
-def read_reviews(path: str | os.PathLike) -> dict[str, Examples]:
-    """Your own labelled reviews, in one of three layouts.
+def review_files(path: str | os.PathLike) -> dict[str, Path]:
+    """Where each split of your own reviews is, in one of three layouts.
 
-    A CSV/TSV file (all examples; test is carved from it by the caller), a
-    folder with `train.csv` and `test.csv` (or `.tsv`), or an aclImdb-like
-    folder. Tables need a header with `text` and `label` columns; labels are
-    0/1, neg/pos or negative/positive.
+    A CSV/TSV file (`all`: test is carved from it by the caller), a folder
+    with `train.csv` and `test.csv` (or `.tsv`), or an aclImdb-like folder
+    with `train/` and `test/`.
     """
     path = Path(path)
     if path.is_file():
-        return {"all": read_labelled_table(path, LABELS)}
+        return {"all": path}
     if (path / "train").is_dir():
-        return read_review_folder(path)
+        return {split: path / split for split in ("train", "test")}
     for suffix in (".csv", ".tsv"):
         if (path / f"train{suffix}").is_file() and (path / f"test{suffix}").is_file():
-            return {
-                split: read_labelled_table(path / f"{split}{suffix}", LABELS)
-                for split in ("train", "test")
-            }
+            return {split: path / f"{split}{suffix}" for split in ("train", "test")}
     raise DataFormatError(
         f"{path}: expected a CSV/TSV file, a folder with train.csv and test.csv, "
         "or an aclImdb-like folder with train/ and test/"
     )
+
+
+def read_reviews(
+    path: str | os.PathLike, text_column: str = "text", label_column: str = "label"
+) -> dict[str, Examples]:
+    """Your own labelled texts (`review_files` names the layouts). A table's
+    labels come as written, any number of classes (`data.labels`); an
+    aclImdb-like folder's are 0 (neg) and 1 (pos)."""
+    return {
+        split: read_review_folder(place)
+        if place.is_dir()
+        else read_labelled_table(place, text_column, label_column)
+        for split, place in review_files(path).items()
+    }

@@ -2,6 +2,7 @@
 
 import csv
 import io
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -9,53 +10,68 @@ import numpy as np
 from data.errors import DataFormatError
 from data.pipeline import Examples
 
-LABEL_ALIASES = {"neg": ("0", "neg", "negative"), "pos": ("1", "pos", "positive")}
 
+def read_labelled_table(
+    path: Path, text_column: str = "text", label_column: str = "label"
+) -> Examples:
+    """Reads a table with a header naming its columns (tab-separated for .tsv/.tab).
 
-def read_labelled_table(path: Path, label_names: tuple[str, ...]) -> Examples:
-    """Reads a table with a `text,label` header (tab-separated for .tsv/.tab).
-
-    A label is the class's index, its name or, for neg/pos, an alias such as
-    `positive`. Any malformed row raises `DataFormatError` naming file and line.
+    Returns `Examples` whose targets are the labels as written (stripped);
+    `data.labels` names the classes. Column names match case-insensitively.
+    Any malformed row raises `DataFormatError` naming file and line.
     """
-    lookup = {}
-    for index, name in enumerate(label_names):
-        for alias in (str(index), name, *LABEL_ALIASES.get(name, ())):
-            lookup[alias.lower()] = index
     delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-    reader = csv.reader(io.StringIO(read_utf8(path), newline=""), delimiter=delimiter, strict=True)
+    content = read_utf8(path)
+    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter, strict=True)
     texts, labels = [], []
     try:
-        header = [field.strip().lower() for field in next(reader, [])]
-        if "text" not in header or "label" not in header:
-            raise DataFormatError(
-                f"{path}, line 1: expected a header naming the columns 'text' and 'label', "
-                f"got {header}"
-            )
-        text_column, label_column = header.index("text"), header.index("label")
-        line = reader.line_num
-        for row in reader:
-            start, line = line + 1, reader.line_num
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise DataFormatError(
-                    f"{path}, line {start}: expected {len(header)} fields "
-                    f"({', '.join(header)}), got {len(row)}"
-                )
-            label = row[label_column].strip().lower()
-            if label not in lookup:
-                raise DataFormatError(
-                    f"{path}, line {start}: label {row[label_column]!r} is not one of "
-                    f"{sorted(lookup)}"
-                )
-            texts.append(row[text_column])
-            labels.append(lookup[label])
+        with fields_up_to(len(content)):
+            header = [field.strip().lower() for field in next(reader, [])]
+            text_at = column_index(path, header, text_column, "--text-column")
+            label_at = column_index(path, header, label_column, "--label-column")
+            line = reader.line_num
+            for row in reader:
+                start, line = line + 1, reader.line_num
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    raise DataFormatError(
+                        f"{path}, line {start}: expected {len(header)} fields "
+                        f"({', '.join(header)}), got {len(row)}"
+                    )
+                if not row[label_at].strip():
+                    raise DataFormatError(
+                        f"{path}, line {start}: empty label in column {header[label_at]!r}"
+                    )
+                texts.append(row[text_at])
+                labels.append(row[label_at].strip())
     except csv.Error as error:
         raise DataFormatError(f"{path}, line {reader.line_num}: {error}") from None
     if not texts:
         raise DataFormatError(f"{path}: no examples after the header")
-    return Examples(np.array(texts, dtype=object), np.array(labels, dtype="int64"))
+    return Examples(np.array(texts, dtype=object), np.array(labels, dtype=object))
+
+
+def column_index(path: Path, header: list[str], name: str, option: str) -> int:
+    """Where column `name` is in `header`; a missing one is an error naming them all."""
+    if name.strip().lower() not in header:
+        raise DataFormatError(
+            f"{path}, line 1: no column {name!r} ({option}); the header names {header}"
+        )
+    return header.index(name.strip().lower())
+
+
+@contextmanager
+def fields_up_to(characters: int):
+    """Lets the csv module read fields as long as the whole file (a review of
+    several MB in one cell); its default stops at 131,072 characters. The
+    limit is the module's, for the whole process, so it is put back after."""
+    previous = csv.field_size_limit()
+    csv.field_size_limit(max(previous, characters))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
 
 
 def read_utf8(path: Path) -> str:

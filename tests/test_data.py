@@ -13,6 +13,7 @@ from tensorflow_datasets.core.download.checksums import UrlInfo
 from data import imdb
 from data.errors import DataFormatError, DatasetUnavailableError
 from data.imdb import load_imdb, read_reviews
+from data.labels import BINARY, class_ids, class_names
 from data.mirror import MIRROR_ENV
 from data.pipeline import Examples, bucketed_batches, carve
 
@@ -99,18 +100,69 @@ def test_offline_without_mirror_fails_before_any_download(tmp_path, offline):
 
 def test_csv_rows_become_examples(tmp_path):
     path = tmp_path / "reviews.csv"
-    path.write_text('text,label\n"Loved it, truly.",pos\n"Two\nlines",0\nMeh,Negative\n')
+    path.write_text('text,label\n"Loved it, truly.",pos\n"Two\nlines",0\nMeh, Negative \n')
     (examples,) = read_reviews(path).values()
     assert examples.inputs.tolist() == ["Loved it, truly.", "Two\nlines", "Meh"]
-    assert examples.targets.tolist() == [1, 0, 0]
+    assert examples.targets.tolist() == ["pos", "0", "Negative"]
+    assert class_ids(examples.targets, BINARY, "reviews.csv").tolist() == [1, 0, 0]
+
+
+def test_named_columns_of_a_tsv_are_read(tmp_path):
+    """GLUE's copy of SST-2 names its columns `sentence` and `label`."""
+    path = tmp_path / "sst.tsv"
+    path.write_text("sentence\tlabel\nhide new secretions\t0\nwarm , funny\t1\n")
+    (examples,) = read_reviews(path, text_column="sentence").values()
+    assert examples.inputs.tolist() == ["hide new secretions", "warm , funny"]
+    assert examples.targets.tolist() == ["0", "1"]
+
+
+def test_a_review_of_several_megabytes_in_one_cell_is_read_whole(tmp_path):
+    """Beyond the csv module's default limit of 131,072 characters a field."""
+    review = "a long review " * 300_000
+    path = tmp_path / "long.csv"
+    path.write_text(f'text,label\n"{review}",pos\nshort,neg\n')
+    (examples,) = read_reviews(path).values()
+    assert examples.inputs.tolist() == [review, "short"]
+
+
+@pytest.mark.parametrize(
+    ("labels", "classes"),
+    [
+        ([0, 1, 1], BINARY),
+        (["neg", "Positive", "1"], BINARY),
+        (["7", "10", "1", "2", "10"], ("1", "2", "7", "10")),
+        (["-1", "0", "1"], ("-1", "0", "1")),
+        (["world", "Sports", "business"], ("business", "Sports", "world")),
+        (["0", "1", "2"], ("0", "1", "2")),
+    ],
+)
+def test_classes_are_named_by_the_training_labels_in_a_sensible_order(labels, classes):
+    """Numbers in numeric order, names alphabetically; IMDB's spellings of its
+    two classes stay negative and positive."""
+    assert class_names(np.array(labels, dtype=object), "train.csv") == classes
+
+
+def test_a_label_never_seen_in_training_is_named_with_its_file():
+    labels = np.array(["b", "z", "a", "y"], dtype=object)
+    with pytest.raises(DataFormatError, match=r"test\.csv: labels 'y', 'z' never seen in training"):
+        class_ids(labels, ("a", "b"), "test.csv")
+
+
+def test_one_class_is_not_a_classifier():
+    with pytest.raises(DataFormatError, match=r"train\.csv: .* one class only \(positive\)"):
+        class_names(np.array(["1", "pos"], dtype=object), "train.csv")
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
         ("text,label\ngood,1\nbad,0,extra\n", r"bad\.csv, line 3: expected 2 fields"),
-        ('text,label\ngood,1\n"multi\nline",1\nbad,maybe\n', r"bad\.csv, line 5: label 'maybe'"),
-        ("review,score\ngood,1\n", r"bad\.csv, line 1: expected a header"),
+        ('text,label\ngood,1\n"multi\nline",1\nbad, \n', r"bad\.csv, line 5: empty label"),
+        (
+            "review,score\ngood,1\n",
+            r"bad\.csv, line 1: no column 'text' \(--text-column\); "
+            r"the header names \['review', 'score'\]",
+        ),
         ("text,label\n", r"bad\.csv: no examples"),
     ],
 )

@@ -1,5 +1,7 @@
-"""Sentiment end to end: learning, resuming, exporting, serving awkward input."""
+"""Sentiment end to end: learning, resuming, exporting, serving awkward input;
+your own table, with named columns and any number of classes."""
 
+import json
 import subprocess
 import sys
 
@@ -13,24 +15,38 @@ from core import runner
 from core.config import DataConfig, TrainingConfig
 from core.evaluation import evaluate
 from core.export import latest_version
+from data.errors import DataFormatError
+from data.pipeline import Examples
 from tasks import load_task, restore_model
 from tasks.sentiment.task import Sentiment, SentimentConfig
 
 POSITIVE, NEGATIVE = ["superb", "delightful", "moving"], ["awful", "boring", "clumsy"]
+TOPICS = {
+    "world": ["election", "embassy", "treaty"],
+    "sport": ["goal", "match", "striker"],
+    "business": ["shares", "profit", "merger"],
+}
+
+
+def synthetic_table(path, cues, count=600, seed=0, columns=("text", "label")):
+    """Filler words plus one cue word of the example's class, anywhere: only
+    the cue decides. `cues` maps each label to its cue words."""
+    rng = np.random.default_rng(seed)
+    filler = [f"word{index}" for index in range(60)]
+    delimiter = "\t" if path.suffix == ".tsv" else ","
+    labels = list(cues)
+    lines = [delimiter.join(columns)]
+    for _ in range(count):
+        label = labels[int(rng.integers(len(labels)))]
+        words = list(rng.choice(filler, size=int(rng.integers(5, 40))))
+        words.insert(int(rng.integers(len(words) + 1)), rng.choice(cues[label]))
+        lines.append(f"{' '.join(words)}{delimiter}{label}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def synthetic_reviews(path, count=600, seed=0):
-    """Filler words plus one sentiment word, anywhere: only the word decides."""
-    rng = np.random.default_rng(seed)
-    filler = [f"word{index}" for index in range(60)]
-    lines = ["text,label"]
-    for _ in range(count):
-        label = int(rng.integers(2))
-        words = list(rng.choice(filler, size=int(rng.integers(5, 40))))
-        words.insert(int(rng.integers(len(words) + 1)), rng.choice([NEGATIVE, POSITIVE][label]))
-        lines.append(f"{' '.join(words)},{label}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return synthetic_table(path, {0: NEGATIVE, 1: POSITIVE}, count, seed)
 
 
 def tiny_task(dataset="", mirror="", data_dir="", **train):
@@ -67,6 +83,8 @@ def test_help_lists_the_task_options():
         "--clipnorm",
         "--data-mirror",
         "--dataset",
+        "--text-column",
+        "--label-column",
         "--run-dir",
     ):
         assert flag in result.stdout
@@ -77,6 +95,12 @@ def test_help_lists_the_task_options():
     [
         (["--dropout", "1.5"], "dropout must be in [0, 1), got 1.5"),
         (["--dataset", "{bad}"], "bad.csv, line 3: expected 2 fields"),
+        (
+            ["--dataset", "{bad}", "--text-column", "sentence"],
+            "bad.csv, line 1: no column 'sentence' (--text-column); "
+            "the header names ['text', 'label']",
+        ),
+        (["--label-column", "Text"], "text_column and label_column are both 'text'"),
     ],
 )
 def test_bad_input_on_the_command_line_is_one_clear_line(tmp_path, arguments, message):
@@ -135,9 +159,156 @@ def test_export_handles_awkward_input(imdb_run):
     probability = outputs["probability"].numpy()
     assert probability.shape == (4,) and np.all((probability >= 0) & (probability <= 1))
     assert set(outputs["label"].numpy().tolist()) <= {b"negative", b"positive"}
+    # Beside today's outputs, the ones of any number of classes.
+    np.testing.assert_array_equal(outputs["probabilities"].numpy()[:, 1], probability)
+    np.testing.assert_allclose(outputs["probabilities"].numpy().sum(axis=1), 1.0, atol=1e-6)
+    assert outputs["classes"].numpy().tolist() == [[b"negative", b"positive"]] * 4
 
     one = serve(tf.constant(["fine"]))["probability"].numpy()
     thousand = serve(tf.constant(awkward * 250))["probability"].numpy()
     assert thousand.shape == (1000,)
     np.testing.assert_allclose(thousand[3::4], np.repeat(one, 250), atol=1e-5)
     np.testing.assert_allclose(thousand[:4], probability, atol=1e-5)
+
+
+def train_on_the_command_line(dataset, run_dir, *options):
+    """`train.py sentiment --dataset ...` with the tiny model, as a user runs it."""
+    tiny = [f"--{name.replace('_', '-')}={value}" for name, value in TINY_SENTIMENT.items()]
+    settings = ["--epochs=6", "--batch-size=16", "--patience=6", "--learning-rate=0.01"]
+    command = ["train.py", "sentiment", "--dataset", str(dataset), "--run-dir", str(run_dir)]
+    subprocess.run(
+        [sys.executable, *command, *tiny, *settings, *options],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def topics_run(tmp_path_factory):
+    """Three topics in a `sentence<TAB>label` table, trained from the command line."""
+    folder = tmp_path_factory.mktemp("topics")
+    table = synthetic_table(folder / "topics.tsv", TOPICS, count=900, columns=("sentence", "label"))
+    return train_on_the_command_line(table, folder / "run", "--text-column", "sentence")
+
+
+def test_learns_three_classes_named_by_a_tables_labels(topics_run):
+    """Accuracy >= 0.9 on held-out test examples (chance is 1/3), for the
+    model through its export and for the TF-IDF baseline; three classes,
+    alphabetical, a softmax head and a 3 x 3 confusion matrix."""
+    report = evaluate(load_task(topics_run), topics_run)
+    metrics, baseline = report["metrics"], report["baselines"]["tfidf_ngram_logreg"]
+    assert metrics["classes"] == ["business", "sport", "world"]
+    assert metrics["accuracy"] >= 0.9 and metrics["macro_f1"] >= 0.9, metrics
+    assert baseline["accuracy"] >= 0.9 and baseline["macro_f1"] >= 0.9, baseline
+    matrix = np.array(metrics["confusion_matrix"])
+    assert matrix.shape == (3, 3) and matrix.sum() == report["test_examples"]
+    _, model = restore_model(topics_run)
+    assert model.get_layer("probabilities").activation.__name__ == "softmax"
+
+
+def test_three_class_export_serves_label_names_and_probabilities(topics_run):
+    """Reloaded in a fresh process: every class's probability (summing to 1),
+    the classes in the same order, and the most probable one's name."""
+    texts = ["the striker scored a goal", "profit and shares", "", "word1 treaty word2"]
+    outputs = outputs_in_fresh_process(latest_version(topics_run / "export"), texts)
+    assert sorted(outputs) == ["classes", "label", "probabilities"]
+    assert outputs["classes"] == [["business", "sport", "world"]] * 4
+    probabilities = np.array(outputs["probabilities"])
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    chosen = [["business", "sport", "world"][index] for index in probabilities.argmax(axis=1)]
+    assert outputs["label"] == chosen
+    assert [outputs["label"][index] for index in (0, 1, 3)] == ["sport", "business", "world"]
+
+
+def test_predict_on_the_command_line_shows_label_and_probabilities(topics_run):
+    result = subprocess.run(
+        [sys.executable, "evaluate.py", "sentiment", "--model", str(topics_run)]
+        + ["--predict", "a merger lifts profit"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (row,) = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert row["input"] == "a merger lifts profit" and row["label"] == "business"
+    assert sorted(row["probabilities"]) == ["business", "sport", "world"]
+    assert row["probabilities"]["business"] == max(row["probabilities"].values())
+
+
+def tiny_task_on_labels(tmp_path, labels, **config):
+    """A task reading a table of these labels, one short text each, repeated."""
+    path = tmp_path / "labels.csv"
+    rows = [f"text number {index},{label}" for index, label in enumerate(labels * 10)]
+    path.write_text("\n".join(["text,label", *rows]) + "\n")
+    return Sentiment(
+        SentimentConfig(**TINY_SENTIMENT, **config), data=DataConfig(dataset=str(path))
+    )
+
+
+RATINGS = [str(rating) for rating in range(10, 0, -1)]
+
+
+@pytest.mark.parametrize(
+    ("names", "classes", "head"),
+    [
+        ({"neg": "negative", "pos": "positive"}, ("negative", "positive"), (1, "sigmoid")),
+        (dict(zip(RATINGS, RATINGS, strict=True)), tuple(map(str, range(1, 11))), (10, "softmax")),
+    ],
+)
+def test_classes_in_order_and_their_head(tmp_path, names, classes, head):
+    """IMDB's two classes keep one sigmoid unit; ratings 1-10 are ten classes
+    in numeric order (10 after 9), ids following that order, under a softmax.
+    `names` maps each label as written to its class. The run's state keeps them."""
+    labels = list(names)
+    task = tiny_task_on_labels(tmp_path, labels)
+    splits = task.splits()
+    assert task.classes == classes
+    for examples in splits:
+        written = [labels[int(text.split()[-1]) % len(labels)] for text in examples.inputs]
+        assert [classes[target] for target in examples.targets] == [names[w] for w in written]
+    task.adapt(splits.train)
+    assert task.state()["classes"] == list(classes)
+    output = task.build_model().layers[-1]
+    assert (output.units, output.activation.__name__) == head
+
+
+def test_a_test_label_never_seen_in_training_names_label_and_file(tmp_path):
+    folder = tmp_path / "reviews"
+    folder.mkdir()
+    (folder / "train.csv").write_text("text,label\ngood,a\nbad,b\nfine,a\nugly,b\n" * 5)
+    (folder / "test.csv").write_text("text,label\ngood,a\nodd,c\n")
+    task = Sentiment(SentimentConfig(**TINY_SENTIMENT), data=DataConfig(dataset=str(folder)))
+    with pytest.raises(
+        DataFormatError, match=r"test\.csv \(test\): label 'c' never seen in training"
+    ):
+        task.splits()
+
+
+class ExportBeforeClasses:
+    """A two-class export as served before any number of classes: the
+    positive class's probability and the label alone."""
+
+    @staticmethod
+    def serve(texts):
+        probability = tf.fill(tf.shape(texts), 0.75)
+        return {"probability": probability, "label": tf.fill(tf.shape(texts), "positive")}
+
+
+def test_a_run_from_before_any_number_of_classes_is_still_served_and_scored():
+    """Its state names no classes (IMDB's two, then) and its export serves
+    `probability` and `label` alone."""
+    task = Sentiment(SentimentConfig(**TINY_SENTIMENT))
+    task.restore({"words": ["", "[UNK]", "fine"]})
+    (row,) = task.predict(ExportBeforeClasses, ["fine"], None)
+    assert row == {
+        "input": "fine",
+        "label": "positive",
+        "probability": 0.75,
+        "probabilities": {"negative": 0.25, "positive": 0.75},
+    }
+    examples = Examples(np.array(["fine", "dull"], dtype=object), np.array([1, 0]))
+    scores = task.score(task.test_outputs(ExportBeforeClasses, examples), examples)
+    assert scores["accuracy"] == 0.5 and scores["confusion_matrix"] == [[0, 1], [0, 1]]

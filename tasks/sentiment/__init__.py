@@ -1,4 +1,4 @@
-"""Many-to-one: a movie review -> its sentiment (IMDB)."""
+"""Many-to-one: a text -> its class; IMDB reviews -> their sentiment by default."""
 
 from core.config import NoOptions as PredictOptions
 from core.config import TrainingConfig as Training

@@ -1,4 +1,4 @@
-"""The sentiment task's settings: the defaults are the benchmark's."""
+"""The sentiment (text classification) task's settings: the defaults are the benchmark's."""
 
 from dataclasses import dataclass
 
@@ -29,8 +29,14 @@ class SentimentConfig:
         "(its encoder's settings replace the ones above)",
         metavar="RUN_DIR",
     )
+    text_column: str = option("text", "column of a --dataset CSV/TSV holding the texts")
+    label_column: str = option(
+        "label", "column of a --dataset CSV/TSV holding the labels (numbers or names, any count)"
+    )
 
     def __post_init__(self):
         require_positive(self, "vocabulary_size", "embedding_dim", "units", "depth")
         require_positive(self, "bigram_vocabulary_size", or_zero=True)
         require_within(self, "[0, 1)", "dropout", "head_dropout")
+        if self.text_column.strip().lower() == self.label_column.strip().lower():
+            raise ValueError(f"text_column and label_column are both {self.text_column!r}")
