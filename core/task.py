@@ -155,7 +155,7 @@ class Task(abc.ABC):
         """What `evaluate.py --dataset` scores a finished run on: that
         dataset's own test split where it has one, else all of it (a file
         of test examples), read with the run's settings and checked by
-        `require_known`."""
+        `in_run_terms`."""
         self.data = dataclasses.replace(self.data, dataset=dataset)
         loaded = self.load()
         parts = [loaded["test"]] if "test" in loaded else list(loaded.values())
@@ -167,13 +167,13 @@ class Task(abc.ABC):
                 np.concatenate([part.targets for part in parts]),
             )
         )
-        self.require_known(test)
-        return test
+        return self.in_run_terms(test)
 
-    def require_known(self, test) -> None:
-        """Refuses, naming them, the labels, tags or channels of another
-        dataset's test examples that this run never saw in training."""
-        return None
+    def in_run_terms(self, test):
+        """Another dataset's test examples as this run reads them (its class
+        ids, its column order); labels, tags or channels that the run never
+        saw in training are refused by name."""
+        return test
 
     def settle(self) -> None:
         """Settings that follow from another run (say a pretrained encoder's

@@ -36,7 +36,9 @@ class EttFile:
     remote: RemoteFile
     info: UrlInfo
     rows: int
-    # Train / validation / test end rows: 12/4/4 months of 30 days.
+    # The file's spacing as `--split` names it, and its train / validation /
+    # test end rows: 12/4/4 months of 30 days.
+    split: str
     ends: tuple[int, int, int]
 
 
@@ -47,6 +49,7 @@ def _ett_file(name: str, size: int, checksum: str, rows: int, split: str) -> Ett
         RemoteFile(f"{UPSTREAM}/{filename}", f"ETDataset/ETT-small/{filename}"),
         UrlInfo(size=size, checksum=checksum, filename=filename),
         rows,
+        split,
         month_ends(ETT_STEPS[split]),
     )
 

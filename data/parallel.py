@@ -9,10 +9,13 @@ Accepted layouts (`--dataset PATH`):
   (carved from train when absent). Files may be gzip'd (`train.en.gz`).
 Misaligned files and empty sentences are errors naming file and line: a
 dropped line shifts every later pair, which would silently ruin training.
+So are `.gz` files that are not gzip, or cut short, or damaged.
 """
 
 import gzip
+import io
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +30,7 @@ def read_lines(path: Path) -> list[str]:
     """UTF-8 lines without their line ends (a final newline ends the last line)."""
     data = path.read_bytes()
     if path.suffix == ".gz":
-        data = gzip.decompress(data)
+        data = _gunzip(path, data)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -37,6 +40,33 @@ def read_lines(path: Path) -> list[str]:
     if lines and lines[-1] == "":
         lines.pop()
     return [line.rstrip("\r") for line in lines]
+
+
+def _gunzip(path: Path, data: bytes) -> bytes:
+    """The decompressed bytes; a file that is not gzip, or whose stream is cut
+    short or damaged, is an error naming the file and the lines read before."""
+    if data and not data.startswith(b"\x1f\x8b"):
+        raise DataFormatError(f"{path}: not a gzip file (its first bytes are not gzip's)")
+    chunks = []
+    # Read a piece at a time, so that a broken stream can say how far it got.
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+            while chunk := stream.read1(1 << 20):
+                chunks.append(chunk)
+    except EOFError:
+        raise DataFormatError(
+            f"{path}: the gzip stream ends early (truncated?) after line "
+            f"{_lines_in(chunks):,}; download or compress the file again"
+        ) from None
+    except (OSError, zlib.error) as error:
+        raise DataFormatError(
+            f"{path}: damaged gzip data after line {_lines_in(chunks):,} ({error})"
+        ) from None
+    return b"".join(chunks)
+
+
+def _lines_in(chunks: list[bytes]) -> int:
+    return sum(chunk.count(b"\n") for chunk in chunks)
 
 
 def _require_sentences(path: Path, lines: list[str]) -> None:

@@ -19,6 +19,7 @@ import tensorflow as tf
 from sklearn.preprocessing import StandardScaler
 
 from data.errors import DataFormatError
+from data.options import REPEATED_TIMES
 from data.tables import read_utf8
 
 MISSING = {"", "na", "nan", "null", "none", "?", "-"}
@@ -125,11 +126,15 @@ def split_ends(series: Series, split: str, path: str | Path) -> tuple[int, int, 
 
 
 def _require_step(series: Series, step_seconds: int, option: str, path: str | Path) -> None:
-    """Refuses a series unless each date follows the one before by `step_seconds`."""
+    """Refuses a series unless each date follows the one before by `step_seconds`
+    or repeats it."""
     if series.dates is None:
         raise DataFormatError(f"{path}: {option} needs each row's date; give --date-column")
     gaps = np.diff(series.dates).astype("timedelta64[s]").astype(np.int64)
-    wrong = np.flatnonzero(gaps != step_seconds)
+    # A repeated time got past `read_series` only with --repeated-times keep,
+    # which reads by row as the published loaders do; the ETT months are
+    # counted in rows too, so a repeat is one more row, every other gap exact.
+    wrong = np.flatnonzero((gaps != step_seconds) & (gaps != 0))
     if len(wrong):
         row = wrong[0] + 1
         late, early = (str(date).replace("T", " ") for date in series.dates[[row, row - 1]])
@@ -232,13 +237,18 @@ def mean_day(values: np.ndarray, slots: np.ndarray, per_day: int) -> np.ndarray:
     return (sums / np.maximum(counts, 1)).astype(np.float32)
 
 
-def read_series(path: str | Path, date_column: str = "date") -> Series:
+def read_series(
+    path: str | Path, date_column: str = "date", repeated_times: str = "error"
+) -> Series:
     """A CSV with a header: one optional date column, every other column a number.
 
     Missing values, non-numeric values, dates that do not parse or do not
     increase, and ragged rows raise `DataFormatError` naming file, line and
-    column.
+    column. `repeated_times="keep"` accepts a date equal to the one before
+    (kept as its own row, in file order); earlier dates are still refused.
     """
+    if repeated_times not in REPEATED_TIMES:
+        raise ValueError(f"repeated_times must be one of {REPEATED_TIMES}, got {repeated_times!r}")
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(f"{path}: no such file")
@@ -255,11 +265,12 @@ def read_series(path: str | Path, date_column: str = "date") -> Series:
     columns = [name for index, name in enumerate(header) if index != date_index]
     if not columns:
         raise DataFormatError(f"{path}, line 1: no value columns besides the date")
-    dates, values = [], []
+    dates, values, lines = [], [], []
     for row in reader:
         line = reader.line_num
         if not row:
             continue
+        lines.append(line)
         if len(row) != len(header):
             raise DataFormatError(
                 f"{path}, line {line}: expected {len(header)} fields ({', '.join(header)}), "
@@ -274,15 +285,34 @@ def read_series(path: str | Path, date_column: str = "date") -> Series:
     if not values:
         raise DataFormatError(f"{path}: no rows after the header")
     stamps = np.array(dates, dtype="datetime64[s]") if date_index is not None else None
-    if stamps is not None and len(stamps) > 1:
-        order = np.flatnonzero(np.diff(stamps) <= np.timedelta64(0, "s"))
-        if len(order):
-            raise DataFormatError(
-                f"{path}, line {order[0] + 3}: {date_column} {stamps[order[0] + 1]} does not "
-                f"come after {stamps[order[0]]}; rows must be in time order"
-            )
+    if stamps is not None:
+        _require_time_order(stamps, lines, repeated_times, path, date_column)
     name = re.sub(r"[^a-z0-9]+", "_", path.stem.lower()).strip("_") or "series"
     return Series(name, tuple(columns), np.array(values, dtype=np.float32), stamps)
+
+
+def _require_time_order(
+    stamps: np.ndarray, lines: list[int], repeated_times: str, path: Path, column: str
+) -> None:
+    """Refuses a date before the one above it, and one equal to it unless
+    `repeated_times` is 'keep'; `lines` holds each row's line in the file."""
+    gaps = np.diff(stamps).astype(np.int64)
+    wrong = np.flatnonzero(gaps < 0 if repeated_times == "keep" else gaps <= 0)
+    if not len(wrong):
+        return
+    row = wrong[0] + 1
+    if gaps[wrong[0]] < 0:
+        raise DataFormatError(
+            f"{path}, line {lines[row]}: {column} {stamps[row]} does not come after "
+            f"{stamps[row - 1]}; rows must be in time order"
+        )
+    repeats = int(np.sum(gaps == 0))
+    raise DataFormatError(
+        f"{path}, line {lines[row]}: duplicate {column} {str(stamps[row]).replace('T', ' ')}, "
+        f"already on line {lines[row - 1]} (the file has {repeats:,} repeated "
+        f"time{'s' if repeats > 1 else ''}); to read each as a row of its own, in file "
+        "order, as the published loaders do, pass --repeated-times keep"
+    )
 
 
 def _number(cell: str, path: Path, line: int, column: str) -> float:

@@ -464,3 +464,35 @@ def test_real_etth1_run_scores_all_2785_test_windows(tmp_path, mirror, tfds_dir)
     assert baselines["linear_residual"]["etth1_mse_96"] == pytest.approx(0.3711, abs=1e-3)
     # Persistence under the protocol is a published number (Zeng et al. 2023: 1.295).
     assert baselines["persistence"]["etth1_mse_96"] == pytest.approx(1.2944, abs=1e-3)
+    # Another copy of the file, through `evaluate.py --dataset`, is cut as the
+    # papers cut hourly files (the run's series was), with the run's scaler.
+    elsewhere = evaluate(
+        load_task(tmp_path), tmp_path, str(Path(mirror) / FILES["etth1"].remote.mirror_path)
+    )
+    assert elsewhere["test_examples"] == 2785
+    assert sorted(elsewhere["metrics"].values()) == sorted(report["metrics"].values())
+
+
+def test_a_run_is_scored_on_another_csv_in_its_own_column_order(sine_run, tmp_path):
+    """`evaluate.py --dataset`: another CSV with the run's columns in another
+    order is scored with the run's scaler, beside the run's own evaluation;
+    a column the run never saw, or one it reads that is missing, is refused by name."""
+    run_dir, own = sine_run
+    path = sine_csv(tmp_path / "later.csv", seed=3)
+    header, *rows = path.read_text().splitlines()
+    swapped = [",".join((date, temperature, load)) for date, load, temperature in
+               (row.split(",") for row in rows)]  # fmt: skip
+    path.write_text("\n".join(["date,temperature,load", *swapped]) + "\n")
+    report = evaluate(load_task(run_dir), run_dir, str(path))
+    assert report["test_examples"] == own["test_examples"]
+    assert report["metrics"]["sine_mse_24"] < 0.02, report["metrics"]
+    assert (run_dir / "elsewhere" / "later.csv" / "evaluation.json").exists()
+
+    wider = tmp_path / "wider.csv"
+    wider.write_text("\n".join([header + ",wind", *(row + ",3.0" for row in rows)]) + "\n")
+    with pytest.raises(DataFormatError, match="wider.csv: columns this run never saw: wind"):
+        evaluate(load_task(run_dir), run_dir, str(wider))
+    narrower = tmp_path / "narrower.csv"
+    narrower.write_text("\n".join(line.rsplit(",", 1)[0] for line in [header, *rows]) + "\n")
+    with pytest.raises(DataFormatError, match=r"narrower.csv: no columns \['temperature'\]"):
+        evaluate(load_task(run_dir), run_dir, str(narrower))

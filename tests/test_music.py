@@ -298,6 +298,16 @@ def test_your_own_mat_file_trains_on_its_own_splits_end_to_end(tmp_path):
     frequency = report["baselines"]["key_frequency"]["nll_sigmoid"]
     assert report["metrics"]["nll_sigmoid"] < 0.75 * frequency, report
 
+    # Scored on another file's test pieces alone (`evaluate.py --dataset`):
+    # the same progression, so about as well, beside the run's own scores.
+    other = tmp_path / "more.mat"
+    parts = {"traindata": rolls[:2], "validdata": rolls[2:3], "testdata": progression(5, seed=2)}
+    scipy.io.savemat(other, {name: cell_array(pieces) for name, pieces in parts.items()})
+    elsewhere = evaluate(load_task(tmp_path / "run"), tmp_path / "run", str(other))
+    assert elsewhere["test_examples"] == 5 and elsewhere["baselines"] == {}
+    assert elsewhere["metrics"]["nll_sigmoid"] < 0.75 * frequency, elsewhere
+    assert (tmp_path / "run" / "elsewhere" / "more.mat" / "evaluation.json").exists()
+
 
 def test_real_run_is_scored_through_the_export_beside_baselines(jsb_run):
     report = evaluate(load_task(jsb_run), jsb_run)

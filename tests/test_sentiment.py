@@ -312,3 +312,22 @@ def test_a_run_from_before_any_number_of_classes_is_still_served_and_scored():
     examples = Examples(np.array(["fine", "dull"], dtype=object), np.array([1, 0]))
     scores = task.score(task.test_outputs(ExportBeforeClasses, examples), examples)
     assert scores["accuracy"] == 0.5 and scores["confusion_matrix"] == [[0, 1], [0, 1]]
+
+
+def test_a_run_is_scored_on_another_table_with_its_own_classes(topics_run, tmp_path):
+    """`evaluate.py --dataset`: a new table of the same topics is scored
+    whole with the run's classes, beside the run's own evaluation; a topic
+    the run never learned is refused by name."""
+    other = synthetic_table(
+        tmp_path / "news.tsv", TOPICS, count=90, seed=7, columns=("sentence", "label")
+    )
+    report = evaluate(load_task(topics_run), topics_run, str(other))
+    assert report["test_examples"] == 90 and report["metrics"]["accuracy"] >= 0.9
+    assert report["metrics"]["classes"] == ["business", "sport", "world"]
+    assert (topics_run / "elsewhere" / "news.tsv" / "evaluation.json").exists()
+
+    science = synthetic_table(
+        tmp_path / "science.tsv", TOPICS | {"science": ["atom"]}, columns=("sentence", "label")
+    )
+    with pytest.raises(DataFormatError, match=r"science\.tsv \(test\): label 'science' never"):
+        evaluate(load_task(topics_run), topics_run, str(science))

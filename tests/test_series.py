@@ -13,6 +13,7 @@ import pytest
 from conftest import ROOT
 from tensorflow_datasets.core.download.checksums import UrlInfo
 
+import train
 from data import ett
 from data.errors import DataFormatError, DatasetUnavailableError
 from data.ett import COLUMNS, FILES, load_ett
@@ -31,6 +32,7 @@ from data.series import (
     split_windows,
     window_batches,
 )
+from tasks.forecasting.task import Forecasting
 
 ETTH_ENDS = (8640, 11520, 14400)
 
@@ -227,6 +229,83 @@ def test_too_short_series_names_the_rows_it_needs(tmp_path):
     series = read_series(write_csv(tmp_path / "short.csv", 150))
     with pytest.raises(DataFormatError, match=r"150 rows are too short for lookback 96 \+ horizon"):
         split_windows(series, ratio_ends(150), 96, 24)
+
+
+def weather_csv(path, rows: int, repeat: int | None = None, step_minutes: int = 10):
+    """Rows `step_minutes` apart, like the long-horizon weather file; row
+    `repeat` (0-based, on line `repeat + 2`) is an extra row dated as the row
+    above it, and the rows after it carry on the regular step. Each value is
+    its row number."""
+    steps = np.arange(rows)
+    if repeat is not None:
+        steps[repeat:] -= 1
+    dates = np.datetime64("2020-01-01T00:00", "s") + steps * np.timedelta64(step_minutes, "m")
+    lines = ["date,pressure,temperature"] + [
+        f"{str(date).replace('T', ' ')},{row},{row / 10}" for row, date in enumerate(dates)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_repeated_time_is_named_as_a_duplicate_with_the_option_that_reads_it(tmp_path):
+    path = weather_csv(tmp_path / "weather.csv", 300, repeat=151)
+    with pytest.raises(
+        DataFormatError,
+        match=r"weather\.csv, line 153: duplicate date 2020-01-02 01:00:00, already on line 152 "
+        r"\(the file has 1 repeated time\); .* pass --repeated-times keep",
+    ):
+        read_series(path)
+
+
+def test_repeated_times_keep_reads_every_row_in_file_order(tmp_path):
+    """As the published loaders do: the repeated row is a row of its own, the
+    dates stay as written, and a day still holds 144 ten-minute rows."""
+    series = read_series(weather_csv(tmp_path / "weather.csv", 300, repeat=151), "date", "keep")
+    np.testing.assert_array_equal(series.values[:, 0], np.arange(300))
+    assert series.dates[151] == series.dates[150] < series.dates[152]
+    assert rows_per_day(series.dates) == 144
+
+
+def test_repeated_times_keep_still_refuses_an_earlier_time(tmp_path):
+    path = tmp_path / "weather.csv"
+    path.write_text("date,a\n2020-01-01 00:10:00,1\n2020-01-01 00:10:00,2\n2020-01-01 00:00:00,3\n")
+    with pytest.raises(
+        DataFormatError,
+        match=r"weather\.csv, line 4: date 2020-01-01T00:00:00 does not come after "
+        r"2020-01-01T00:10:00; rows must be in time order",
+    ):
+        read_series(path, repeated_times="keep")
+
+
+def test_ett_split_of_kept_repeats_counts_rows_and_refuses_any_other_gap(tmp_path):
+    """The ETT months are counted in rows, as the published loaders count
+    them, so a kept repeat is one more row; a missing row is still a gap."""
+    regular = weather_csv(tmp_path / "m.csv", 57_700, repeat=1000, step_minutes=15)
+    series = read_series(regular, repeated_times="keep")
+    assert split_ends(series, "ett-minute", regular) == FILES["ettm1"].ends
+    later = series.dates + (np.arange(57_700) >= 5000) * np.timedelta64(15, "m")
+    gap = dataclasses.replace(series, dates=later)
+    with pytest.raises(
+        DataFormatError,
+        match=r"gap\.csv, line 5002: .* comes 30 minutes after .*; --split ett-minute needs",
+    ):
+        split_ends(gap, "ett-minute", "gap.csv")
+
+
+def test_command_line_repeated_times_reaches_the_reader(tmp_path):
+    """`train.py forecasting --dataset weather.csv --repeated-times keep`
+    reads the file; the default refuses it before any training."""
+    path = str(weather_csv(tmp_path / "weather.csv", 2000, repeat=151))
+    tiny = ["--lookback", "24", "--horizon", "24", "--segment-length", "12"]
+
+    def task(*arguments: str) -> Forecasting:
+        options = train.parser().parse_args(["forecasting", "--dataset", path, *tiny, *arguments])
+        return Forecasting(*train.settings(options))
+
+    # The last 20% of the rows, 400, hold one test window per forecast of 24 rows.
+    assert len(task("--repeated-times", "keep").splits().test) == 400 - 24 + 1
+    with pytest.raises(DataFormatError, match=r"weather\.csv, line 153: duplicate date"):
+        task().splits()
 
 
 def write_ett(mirror, monkeypatch, rows: int = 40, name: str = "etth1"):

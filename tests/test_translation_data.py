@@ -1,6 +1,9 @@
 """Translation data: Multi30k from the mirror, your own parallel files with
 clear errors, and subword vocabularies that round-trip text in the graph."""
 
+import gzip
+import random
+
 import pytest
 import tensorflow as tf
 
@@ -109,6 +112,39 @@ def test_malformed_tsv_names_file_and_line(tmp_path, lines, message):
 def test_a_file_without_its_partner_is_named(tmp_path):
     write(tmp_path / "train.en", ["a"])
     with pytest.raises(DataFormatError, match="train.en has no partner"):
+        read_parallel(tmp_path, "en", "de")
+
+
+def test_gzipped_files_are_read_like_plain_ones(tmp_path):
+    write(tmp_path / "train.en", ["a cat", "a dog early"])
+    (tmp_path / "train.de.gz").write_bytes(gzip.compress("eine Katze\nein Hund früh\n".encode()))
+    (pairs,) = read_parallel(tmp_path, "en", "de").values()
+    assert pairs.targets.tolist() == ["eine Katze", "ein Hund früh"]
+
+
+def gzipped_sentences(count: int) -> bytes:
+    return gzip.compress("".join(f"ein Satz {i}\n" for i in range(count)).encode())
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (random.Random(0).randbytes(64), r"train\.de\.gz: not a gzip file"),
+        (
+            gzipped_sentences(50_000)[:40_000],
+            r"train\.de\.gz: the gzip stream ends early \(truncated\?\) after line \d{2},\d{3}",
+        ),
+        (gzipped_sentences(3)[:-8] + bytes(8), r"train\.de\.gz: damaged gzip data after line 3"),
+        (gzip.compress(b"gut\nnicht \xff gut\n"), r"train\.de\.gz, line 2: not UTF-8"),
+    ],
+    ids=["random-bytes", "truncated", "bad-checksum", "bad-utf8"],
+)
+def test_broken_gzip_files_name_the_file_not_a_traceback(tmp_path, content, message):
+    """Random bytes, a download cut short, a damaged stream and bad UTF-8
+    inside a `.gz` each say which file and how far it could be read."""
+    write(tmp_path / "train.en", ["a"] * 50_000)
+    (tmp_path / "train.de.gz").write_bytes(content)
+    with pytest.raises(DataFormatError, match=message):
         read_parallel(tmp_path, "en", "de")
 
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from core.config import TrainingConfig, option, require_positive, require_within
-from data.options import ETT_SERIES, SERIES_SPLITS
+from data.options import ETT_SERIES, REPEATED_TIMES, SERIES_SPLITS
 from models.options import CELLS, INITIALIZATIONS, NORMALIZATIONS, require_whole_segments
 
 MODELS = ("segment", "plain")
@@ -22,6 +22,13 @@ class ForecastingConfig:
         "how a --dataset CSV is cut in time: 70/10/20%%, or as the ETT papers do, "
         "12/4/4 months of rows 1 hour (ett-hourly) or 15 minutes (ett-minute) apart",
         SERIES_SPLITS,
+        needs="dataset",
+    )
+    repeated_times: str = option(
+        "error",
+        "a --dataset CSV row dated as the row above it: an error, or kept as a row "
+        "of its own, in file order, as the published loaders do",
+        REPEATED_TIMES,
         needs="dataset",
     )
     lookback: int = option(96, "input rows per window; 96 is the literature's short setting")

@@ -68,7 +68,7 @@ class Forecasting(Task):
     def load(self) -> dict[str, Windows]:
         config = self.config
         if self.data.dataset:
-            series = read_series(self.data.dataset, config.date_column)
+            series = read_series(self.data.dataset, config.date_column, config.repeated_times)
             ends = split_ends(series, config.split, self.data.dataset)
         else:
             data = self.data
@@ -89,6 +89,23 @@ class Forecasting(Task):
 
     def splits(self) -> Splits:
         return Splits(**self.load())
+
+    def test_split_of(self, dataset: str) -> Windows:
+        """A run trained on a builder's ETT file cuts another file as the
+        papers cut files of that spacing; a run trained on a CSV, by its `--split`."""
+        if not self.data.dataset:
+            self.config = replace(self.config, split=FILES[self.config.series].split)
+        return super().test_split_of(dataset)
+
+    def in_run_terms(self, test: Windows) -> Windows:
+        series, path = test.series, self.data.dataset
+        unseen = [name for name in series.columns if name not in self.columns]
+        if unseen:
+            raise DataFormatError(
+                f"{path}: columns this run never saw: {', '.join(unseen)} "
+                f"(it reads {', '.join(self.columns)})"
+            )
+        return replace(test, series=self._in_run_order(series, path))
 
     # Preprocessing: the scaler sees the training rows only.
     def adapt(self, train: Windows) -> None:
@@ -360,7 +377,7 @@ class Forecasting(Task):
     def predict(self, export, raw: list[str], options: ForecastOptions) -> list[dict]:
         rows = []
         for path in raw:
-            series = read_series(path, self.config.date_column)
+            series = read_series(path, self.config.date_column, self.config.repeated_times)
             window = self._latest_window(series, path)
             start = None if series.dates is None else series.dates[[-len(window)]]
             forecast = self._served(export, window[None], start)[0]
@@ -380,13 +397,17 @@ class Forecasting(Task):
 
     def _latest_window(self, series: Series, path: str) -> np.ndarray:
         """The last `lookback` rows, columns in the order the model was trained on."""
-        missing = [name for name in self.columns if name not in series.columns]
-        if missing:
-            raise DataFormatError(f"{path}: no columns {missing}, which the model reads")
         lookback = self.config.lookback
         if len(series.values) < lookback:
             raise DataFormatError(
                 f"{path}: {len(series.values)} rows, fewer than the {lookback} the model reads"
             )
+        return self._in_run_order(series, path).values[-lookback:]
+
+    def _in_run_order(self, series: Series, where: str) -> Series:
+        """The series' columns that the model reads, in its order; one missing is an error."""
+        missing = [name for name in self.columns if name not in series.columns]
+        if missing:
+            raise DataFormatError(f"{where}: no columns {missing}, which the model reads")
         order = [series.columns.index(name) for name in self.columns]
-        return series.values[-lookback:, order]
+        return replace(series, columns=tuple(self.columns), values=series.values[:, order])

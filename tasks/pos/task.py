@@ -76,13 +76,14 @@ class PosTagging(Task):
         # Words absent from these are out of vocabulary (OOV) for the metrics.
         self.training_forms = set(state["training_forms"])
 
-    def require_known(self, test: Examples) -> None:
+    def in_run_terms(self, test: Examples) -> Examples:
         unseen = sorted(set(flatten(test.targets)) - set(self.tags))
         if unseen:
             raise DataFormatError(
                 f"{self.data.dataset}: tags this run never learned: {', '.join(unseen)} "
                 f"(it knows {', '.join(self.tags)})"
             )
+        return test
 
     def batches(self, examples: Examples, training: bool, epoch: int = 0) -> tf.data.Dataset:
         def featurize():

@@ -63,6 +63,11 @@ class Sentiment(Task):
             )
         )
 
+    def in_run_terms(self, test: Examples) -> Examples:
+        return Examples(
+            test.inputs, class_ids(test.targets, self.classes, f"{self.data.dataset} (test)")
+        )
+
     def source(self, split: str) -> str:
         """The file a split was read from, for messages: validation is carved
         from the training file, and so is test when there is no test file."""
