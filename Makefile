@@ -19,7 +19,7 @@ TRANSLATION_RUN ?= runs/translation-$(NOW)
 
 .PHONY: setup sentiment benchmark-sentiment pos benchmark-pos music benchmark-music \
 	translation benchmark-translation benchmark-forecasting benchmark-memory benchmark-scaling \
-	benchmark-language-model \
+	benchmark-language-model benchmark-throughput \
 	gpu-check test lint clean
 
 setup: $(STAMP)
@@ -149,6 +149,11 @@ benchmark-memory: setup
 # One process against two workers on this machine (benchmarks/scaling.json).
 benchmark-scaling: setup
 	$(BIN)/python benchmarks/scaling.py
+
+# The project's trainer against the same model written the plain Keras way,
+# alternated in one run (benchmarks/throughput.json); hours.
+benchmark-throughput: setup
+	$(BIN)/python benchmarks/throughput.py
 
 # Which recurrent layers run on cuDNN, and (on a GPU) training speed and
 # memory of every task in float32 and mixed precision.
