@@ -14,7 +14,6 @@ precision, to the file instead.
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -26,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.distribution import localhost_cluster  # noqa: E402
+from core.evaluation import machine  # noqa: E402
 from core.runner import source_version  # noqa: E402
 
 OUTPUT = ROOT / "benchmarks" / "scaling.json"
@@ -61,19 +61,6 @@ def train(task: str, budget: list[str], run_dir: Path, workers: int, extra=()) -
             if process.returncode:
                 raise RuntimeError(errors.decode()[-3000:])
     return json.loads((run_dir / "metrics.json").read_text())
-
-
-def machine() -> dict:
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    memory = int(Path("/proc/meminfo").read_text().split()[1]) // 2**20
-    return {"cpu": model, "cores": os.cpu_count(), "memory_gib": memory, "gpu": None}
 
 
 def measure(task: str, rounds: int, scratch: Path) -> dict:

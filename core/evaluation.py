@@ -7,6 +7,7 @@ writes `benchmarks/<task>.json` and regenerates the README's results table.
 
 import json
 import os
+import platform
 import re
 import shutil
 from pathlib import Path
@@ -195,12 +196,27 @@ def mean_and_std(value) -> tuple[float, float | None]:
 
 
 def machine() -> dict:
+    """What a benchmark ran on: the processor, cores, memory, GPU and versions."""
     return {
+        "cpu": _processor(),
         "cores": os.cpu_count(),
+        "memory_gib": _memory_gib(),
         "gpu": bool(tf.config.list_physical_devices("GPU")),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
     }
+
+
+def _processor() -> str:
+    info = Path("/proc/cpuinfo")
+    names = info.read_text().splitlines() if info.exists() else []
+    model = (line.split(":", 1)[1].strip() for line in names if line.startswith("model name"))
+    return next(model, platform.processor())
+
+
+def _memory_gib() -> int | None:
+    info = Path("/proc/meminfo")
+    return int(info.read_text().split()[1]) // 2**20 if info.exists() else None
 
 
 def publish(report: dict, benchmarks: Path | None = None, readme: Path | None = None) -> Path:
