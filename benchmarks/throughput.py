@@ -36,7 +36,6 @@ from core.evaluation import machine  # noqa: E402
 from core.files import write_json  # noqa: E402
 from core.fitting import read_history  # noqa: E402
 from core.runner import source_version  # noqa: E402
-from models.forecasters import segment_recurrent_forecaster  # noqa: E402
 from tasks import TASKS  # noqa: E402
 from train import parser as train_parser  # noqa: E402
 from train import settings  # noqa: E402
@@ -147,9 +146,10 @@ class EpochClock(keras.callbacks.Callback):
         self.seconds = time.perf_counter() - self.started
 
 
-def plain_sentiment(train, config, training) -> tuple:
+def plain_sentiment(task, train) -> tuple:
     """The Keras IMDB bidirectional-LSTM example's way: the most frequent words
     by TextVectorization, each review's last 200 kept and pre-padded, no mask."""
+    config, training = task.config, task.training
     vectorizer = layers.TextVectorization(max_tokens=config.vocabulary_size, ragged=True)
     vectorizer.adapt(train.inputs)
     ids = keras.utils.pad_sequences(vectorizer(train.inputs).to_list(), maxlen=200)
@@ -164,10 +164,11 @@ def plain_sentiment(train, config, training) -> tuple:
     return model, data, (int(np.count_nonzero(ids)), ids.size)
 
 
-def plain_pos(train, config, training) -> tuple:
+def plain_pos(task, train) -> tuple:
     """The TensorFlow tutorials' way: shuffled sentences, each batch padded to its
     longest by `padded_batch`, masked embeddings; every word slot of a batch,
     padding too, spelled by the character LSTM."""
+    config, training = task.config, task.training
     sentences, words = train.inputs, [word for sentence in train.inputs for word in sentence]
     word_ids = ids_of([word.lower() for word in words])
     letter_ids = ids_of([letter for word in words for letter in word])
@@ -229,26 +230,16 @@ def pos_model(config, words: int, letters: int, tags: int) -> keras.Model:
     return keras.Model([word_input, letter_input], probabilities)
 
 
-def plain_forecasting(train, config, training) -> tuple:
+def plain_forecasting(task, train) -> tuple:
     """Every training window in one numpy array, scaled by the training rows'
-    statistics; the default's segment model (the project's builder), plain
-    Adam at its rate: no weight average."""
-    rows = train.series.values[train.start : train.stop]
-    mean, deviation = rows.mean(axis=0), rows.std(axis=0)
+    statistics; the default's segment model (the task's own), plain Adam at
+    its rate: no weight average, no daily cycle."""
+    config, training = task.config, task.training
+    task.adapt(train)
     windows = train.first(training.limit) if training.limit else train
-    inputs = ((windows.inputs - mean) / deviation).astype("float32")
-    targets = ((windows.targets - mean) / deviation).astype("float32")
-    model = segment_recurrent_forecaster(
-        config.lookback,
-        inputs.shape[2],
-        config.horizon,
-        segment_length=config.segment_length,
-        units=config.units,
-        dropout=config.dropout,
-        normalization=config.normalization,
-        channel_embedding=config.channel_embedding,
-        initialization=config.initialization,
-    )
+    inputs = ((windows.inputs - task.mean) / task.scale).astype("float32")
+    targets = ((windows.targets - task.mean) / task.scale).astype("float32")
+    model = task.build_model()
     model.compile(keras.optimizers.Adam(training.learning_rate), config.loss, metrics=["mae"])
     steps = inputs.shape[0] * inputs.shape[1]
     return model, {"x": inputs, "y": targets, "batch_size": training.batch_size}, (steps, steps)
@@ -265,8 +256,8 @@ def run_plain(pair: str, limit: int, run_dir: Path) -> None:
     task, flags = PAIRS[pair]
     config, training, data = settings(train_parser().parse_args([task, *shlex.split(flags)]))
     training = dataclasses.replace(training, limit=limit)
-    train = TASKS[task].task_class()(config, training, data).splits().train
-    model, fitted, (useful, padded) = PLAIN_WAYS[task](train, config, training)
+    project = TASKS[task].task_class()(config, training, data)
+    model, fitted, (useful, padded) = PLAIN_WAYS[task](project, project.splits().train)
     clock = EpochClock()
     model.fit(**fitted, epochs=1, verbose=2, callbacks=[clock])
     run_dir.mkdir(parents=True, exist_ok=True)

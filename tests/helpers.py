@@ -1,4 +1,5 @@
-"""The shared "export, reload in a fresh process, outputs equal" check."""
+"""Shared test steps: a command line run as a user types it, and the
+"export, reload in a fresh process, outputs equal" check."""
 
 import json
 import subprocess
@@ -6,6 +7,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
 
 RELOAD = """
 import json, sys
@@ -66,3 +69,11 @@ def _text(values):
     if isinstance(values, list):
         return [_text(value) for value in values]
     return values.decode() if isinstance(values, bytes) else values
+
+
+def run_script(*arguments: str) -> subprocess.CompletedProcess:
+    """`python ARGUMENTS` from the repository root, output captured, exit
+    status left to the test (`train.py ...`, `evaluate.py ...`)."""
+    return subprocess.run(
+        [sys.executable, *arguments], cwd=ROOT, capture_output=True, text=True, check=False
+    )

@@ -3,16 +3,13 @@ scored, the export serves raw windows (also after a reload in a fresh
 process), the command lines forecast a CSV and reject bad ones clearly."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import ROOT
-from helpers import assert_same_outputs, outputs_in_fresh_process
+from helpers import assert_same_outputs, outputs_in_fresh_process, run_script
 
 import train
 from core import runner
@@ -192,10 +189,9 @@ def test_predict_forecasts_the_latest_window_of_a_csv(sine_run, tmp_path):
     """`evaluate.py --predict FILE.csv` prints one JSON line per future step,
     dated after the file's last row, and draws it on request."""
     latest = sine_csv(tmp_path / "latest.csv", rows=60, seed=1)
-    result = subprocess.run(
-        [sys.executable, "evaluate.py", "forecasting", "--model", str(sine_run[0]),
-         "--predict", str(latest), "--plot", str(tmp_path / "latest.png")],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+    result = run_script(
+        "evaluate.py", "forecasting", "--model", str(sine_run[0]),
+        "--predict", str(latest), "--plot", str(tmp_path / "latest.png"),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [json.loads(line) for line in result.stdout.strip().splitlines()]
@@ -209,11 +205,9 @@ def test_predict_forecasts_the_latest_window_of_a_csv(sine_run, tmp_path):
 def test_bad_csv_on_the_command_line_is_one_clear_line(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("date,load\n2021-01-01 00:00:00,1\n2021-01-01 01:00:00,n/a\n")
-    result = subprocess.run(
-        [sys.executable, "train.py", "forecasting", "--dataset", str(bad),
-         "--run-dir", str(tmp_path / "run")],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    result = run_script(
+        "train.py", "forecasting", "--dataset", str(bad), "--run-dir", str(tmp_path / "run")
+    )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "bad.csv, line 3: column 'load' holds 'n/a', not a number" in result.stderr
 
@@ -415,10 +409,9 @@ def test_segments_must_tile_lookback_and_horizon():
 
 
 def test_segment_length_that_does_not_tile_the_horizon_is_refused_before_any_run_dir(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "train.py", "forecasting", "--horizon", "720", "--segment-length", "32",
-         "--run-dir", str(tmp_path / "run")],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+    result = run_script(
+        "train.py", "forecasting", "--horizon", "720", "--segment-length", "32",
+        "--run-dir", str(tmp_path / "run"),
     )  # fmt: skip
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "horizon 720 is not a multiple of segment_length 32" in result.stderr

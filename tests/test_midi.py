@@ -1,14 +1,12 @@
 """Piano rolls and MIDI: round trips, quantisation, real files, bad files, chords."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pretty_midi
 import pytest
 import scipy.io.wavfile
-from conftest import ROOT
+from helpers import run_script
 
 from data.errors import DataFormatError
 from data.midi import (
@@ -114,13 +112,8 @@ def test_folder_without_usable_midi_is_a_clear_error(tmp_path, files, message):
 
 
 def test_empty_folder_on_the_command_line_is_one_clear_line(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "train.py", "music", "--run-dir", str(tmp_path / "run")]
-        + ["--dataset", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
+    result = run_script(
+        "train.py", "music", "--run-dir", str(tmp_path / "run"), "--dataset", str(tmp_path)
     )
     assert result.returncode != 0
     assert "no MIDI files" in result.stderr and "Traceback" not in result.stderr

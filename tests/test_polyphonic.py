@@ -2,14 +2,12 @@
 and offline failures for every corpus, and `.mat` files of your own, well
 formed or not."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.io
-from conftest import ROOT
+from helpers import run_script
 
 from data.errors import DataFormatError, DatasetUnavailableError
 from data.midi import KEYS
@@ -189,13 +187,8 @@ def test_your_own_music_is_a_mat_file_or_a_midi_folder(tmp_path):
 
 def test_a_malformed_mat_on_the_command_line_is_one_clear_line(tmp_path):
     path = well_formed(tmp_path / "broken.mat", validdata=None)
-    result = subprocess.run(
-        [sys.executable, "train.py", "music", "--run-dir", str(tmp_path / "run")]
-        + ["--dataset", str(path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
+    result = run_script(
+        "train.py", "music", "--run-dir", str(tmp_path / "run"), "--dataset", str(path)
     )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert f"error: {path}: no validdata" in result.stderr

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import ROOT, TINY_SENTIMENT
-from helpers import assert_same_outputs, outputs_in_fresh_process
+from helpers import assert_same_outputs, outputs_in_fresh_process, run_script
 
 from core import runner
 from core.config import DataConfig, TrainingConfig
@@ -107,13 +107,7 @@ def test_bad_input_on_the_command_line_is_one_clear_line(tmp_path, arguments, me
     bad = tmp_path / "bad.csv"
     bad.write_text("text,label\ngood,1\nbad,0,extra\n")
     arguments = [argument.format(bad=bad) for argument in arguments]
-    result = subprocess.run(
-        [sys.executable, "train.py", "sentiment", "--run-dir", str(tmp_path / "run"), *arguments],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_script("train.py", "sentiment", "--run-dir", str(tmp_path / "run"), *arguments)
     assert result.returncode != 0
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()  # nothing half-made left behind
