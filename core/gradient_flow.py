@@ -123,15 +123,6 @@ def probed(model: keras.Model, tape: tf.GradientTape, probes: list):
     which records a `Probe` per call into `probes`; a cell stepped in a loop
     of its own adds a zero to its state at every call, recorded after it."""
     layers, cells = recurrent_parts(model)
-    # A layer that skips the mask's select (models.recurrent) takes Keras's
-    # masked path while probed, the one this loop follows.
-    selecting = [
-        layer
-        for layer in model._flatten_layers(include_self=False)
-        if getattr(layer, "select_free", False)
-    ]
-    for layer in selecting:
-        layer.select_free = False
     for name, layer in layers.items():
         layer.__dict__["inner_loop"] = _probed_loop(name, layer, tape, probes)
     steps = {name: [] for name in cells}
@@ -140,8 +131,6 @@ def probed(model: keras.Model, tape: tf.GradientTape, probes: list):
     try:
         yield
     finally:
-        for layer in selecting:
-            layer.select_free = True
         for layer in layers.values():
             layer.__dict__.pop("inner_loop", None)
         for cell in cells.values():

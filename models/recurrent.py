@@ -7,7 +7,6 @@ a GPU (they accept right-padded masks only).
 """
 
 import keras
-import tensorflow as tf
 from keras import layers, ops
 
 from models.options import CELLS, RECURRENT_INITS
@@ -55,102 +54,23 @@ def recurrent_stack(
         raise ValueError(f"depth and units must be positive, got depth={depth}, units={units}")
     x = inputs
     for index in range(depth):
-        sequences = return_sequences or index < depth - 1
+        last = index == depth - 1
         if dropout:
             x = layers.Dropout(dropout, name=f"{name}_dropout_{index}")(x)
         rnn = CELL_LAYERS[cell](
             units,
-            # A bidirectional layer's final states are read off its sequence
-            # (`FinalStates`), so that it too runs without the mask's select.
-            return_sequences=sequences or bidirectional,
+            return_sequences=return_sequences or not last,
             recurrent_dropout=recurrent_dropout,
             name=f"{name}_{cell}_{index}",
             **(cell_options or {}),
         )
         if bidirectional:
-            rnn = RightPaddedBidirectional(rnn, name=f"{name}_bidirectional_{index}")
+            rnn = layers.Bidirectional(rnn, name=f"{name}_bidirectional_{index}")
         output = rnn(x)
-        if not sequences and bidirectional:
-            output = FinalStates(name=f"{name}_final_states")(output)
         if residual and index > 0 and output.shape[-1] == x.shape[-1] and len(output.shape) == 3:
             output = layers.Add(name=f"{name}_residual_{index}")([x, output])
         x = output
     return x
-
-
-@keras.saving.register_keras_serializable(package="rnn_suite")
-class RightPaddedBidirectional(layers.Bidirectional):
-    """Keras's `Bidirectional`, the same weights and the same outputs at the
-    real steps of a right-padded, masked batch, without the mask's per-step
-    select.
-
-    Keras's masked loop chooses between the new and the old state at every
-    step; on a CPU that costs 4-13 % of a step (docs/experiments/throughput.md).
-    With right padding the forward direction needs no mask at the real steps,
-    and the backward one needs none once its input is left padded, so that it
-    reads the real steps first (one gather; that costs less than reversing
-    each sequence within its length). The outputs at padded steps
-    are left as they come (not zeros); the mask still says to ignore them.
-    States, initial states and a last-step-only output keep Keras's own path.
-    With no mask the layers also stay eligible for cuDNN on a GPU.
-    """
-
-    select_free = True  # False runs Keras's masked loop (the gradient probe needs it)
-
-    def call(self, sequences, initial_state=None, mask=None, training=None):
-        if (
-            mask is None
-            or initial_state is not None
-            or self.return_state
-            or not self.return_sequences
-            or not self.select_free
-        ):
-            return super().call(sequences, initial_state, mask, training)
-        lengths = ops.sum(ops.cast(mask, "int32"), axis=1)[:, None]
-        steps = ops.arange(ops.shape(sequences)[1])[None]
-        padding = ops.shape(sequences)[1] - lengths
-        kwargs = {"training": training} if self.forward_layer._call_has_training_arg else {}
-        forward = self.forward_layer(sequences, **kwargs)
-        # The backward layer reads its input last step first; moved to the
-        # end (left padded), the real steps are the first it reads.
-        left_padded = ops.where(steps >= padding, steps - padding, lengths + padding - 1 - steps)
-        backward = self.backward_layer(tf.gather(sequences, left_padded, batch_dims=1), **kwargs)
-        # Its outputs come in reading order: the one for step t is at length - 1 - t.
-        in_time_order = ops.where(steps < lengths, lengths - 1 - steps, steps)
-        backward = tf.gather(backward, in_time_order, batch_dims=1)
-        forward = ops.cast(forward, self.compute_dtype)
-        backward = ops.cast(backward, self.compute_dtype)
-        merge = {
-            "concat": lambda: ops.concatenate([forward, backward], axis=-1),
-            "sum": lambda: forward + backward,
-            "ave": lambda: (forward + backward) / 2,
-            "mul": lambda: forward * backward,
-            None: lambda: (forward, backward),
-        }
-        return merge[self.merge_mode]()
-
-
-@keras.saving.register_keras_serializable(package="rnn_suite")
-class FinalStates(layers.Layer):
-    """A concatenated bidirectional sequence's final states: the forward half
-    at each sequence's last real step and the backward half at step 0, as
-    Keras's `return_sequences=False` gives them (zeros for an empty sequence)."""
-
-    def call(self, inputs, mask=None):
-        half = inputs.shape[-1] // 2
-        if mask is None:
-            return ops.concatenate([inputs[:, -1, :half], inputs[:, 0, half:]], axis=-1)
-        lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
-        last = ops.maximum(lengths - 1, 0)[:, None, None]
-        forward = ops.take_along_axis(inputs[..., :half], last, axis=1)[:, 0]
-        ends = ops.concatenate([forward, inputs[:, 0, half:]], axis=-1)
-        return ops.where((lengths > 0)[:, None], ends, ops.zeros_like(ends))
-
-    def compute_mask(self, inputs, mask=None):
-        return None
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[-1])
 
 
 def initialized(cell: str, init: str, longest: int) -> dict:

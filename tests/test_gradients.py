@@ -15,8 +15,6 @@ from core.gradient_flow import gradient_flow, opened_values, probed
 from core.gradient_watch import TrainingDiverged, _dense_rows, _norm
 from core.runner import run
 from core.task import Task
-from models.options import CELLS
-from models.recurrent import CELL_LAYERS, recurrent_stack
 from tasks.memory.config import MemoryConfig, MemoryTraining
 from tasks.memory.task import Memory
 
@@ -68,19 +66,17 @@ def test_a_backward_layer_flows_from_the_start():
     assert set(flow["layers"]) == {"both/forward", "both/backward"}
 
 
-@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cell", [keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU])
 @pytest.mark.parametrize("return_sequences", [True, False])
 def test_the_probed_loop_gives_the_layers_own_outputs(cell, return_sequences):
     """The diagnostic runs the layers in its own loop; masked (right-padded)
-    sequences, both directions (the project's select-free layer), either kind
-    of output: the same numbers."""
+    sequences, both directions, either kind of output: the same numbers."""
     ids = keras.Input((None,), dtype="int32")
     embedded = keras.layers.Embedding(20, 6, mask_zero=True)(ids)
-    both = recurrent_stack(
-        embedded, cell=cell, units=5, bidirectional=True, return_sequences=return_sequences
+    both = keras.layers.Bidirectional(cell(5, return_sequences=return_sequences))(embedded)
+    model = keras.Model(
+        ids, cell(4, return_sequences=return_sequences)(both) if return_sequences else both
     )
-    on_top = CELL_LAYERS[cell](4, return_sequences=True)
-    model = keras.Model(ids, on_top(both) if return_sequences else both)
     batch = np.array([[3, 4, 5, 6, 7], [8, 9, 0, 0, 0], [1, 2, 3, 0, 0]], dtype="int32")
     expected = model(batch).numpy()
     with tf.GradientTape() as tape, probed(model, tape, probes := []):
