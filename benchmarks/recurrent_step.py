@@ -3,28 +3,21 @@ model (embedding 128, 2 x bidirectional LSTM-64, a sigmoid unit) on a fixed
 batch of `--batch-size` x 200 token ids, right-padded to random lengths.
 
 Contenders, timed in one process and alternated round by round (medians):
-Keras's LSTM with the mask, the same without it, and the project's
-`recurrent_stack`, whose LSTM projects every step's input before the loop. (TensorFlow's
-fused `BlockLSTMV2` kernel was measured here at commit 8336e77 and dropped.)
-Padded tokens per second = batch x 200 / step time.
+Keras's LSTM with the mask, the same without it, and TensorFlow's fused
+whole-sequence kernel (`BlockLSTMV2`, the backward direction read through
+`tf.reverse_sequence`). Padded tokens per second = batch x 200 / step time.
 
     python benchmarks/recurrent_step.py --batch-size 32 --rounds 3
 """
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from keras import layers  # noqa: E402
-
-from models.recurrent import recurrent_stack, token_embedding  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
 
 LENGTH, VOCABULARY, EMBEDDING, UNITS = 200, 20_000, 128, 64
 
@@ -46,14 +39,49 @@ def keras_model(masked: bool) -> keras.Model:
     return keras.Model(ids, layers.Dense(1, activation="sigmoid")(hidden))
 
 
-def project_model() -> keras.Model:
-    """The same model on the project's stack (inputs projected once per sequence)."""
-    ids = keras.Input((None,), dtype="int64")
-    hidden = token_embedding(ids, VOCABULARY, EMBEDDING)
-    hidden = recurrent_stack(
-        hidden, cell="lstm", units=UNITS, depth=2, bidirectional=True, return_sequences=False
-    )
-    return keras.Model(ids, layers.Dense(1, activation="sigmoid")(hidden))
+class FusedModel(keras.Model):
+    """The same model on `BlockLSTMV2` (gates in Keras's i, f, c, o order;
+    its weight is Keras's kernel over its recurrent kernel)."""
+
+    def __init__(self):
+        super().__init__()
+        self.embedding = layers.Embedding(VOCABULARY, EMBEDDING)
+        self.directions = [
+            (
+                self.add_weight((width + UNITS, 4 * UNITS), initializer="glorot_uniform"),
+                self.add_weight((4 * UNITS,), initializer="zeros"),
+            )
+            for width in (EMBEDDING, 2 * UNITS)
+            for _ in ("forward", "backward")
+        ]
+        self.output_layer = layers.Dense(1, activation="sigmoid")
+
+    @staticmethod
+    def lstm(time_major: tf.Tensor, weight, bias) -> tf.Tensor:
+        state = tf.zeros((tf.shape(time_major)[1], UNITS))
+        no_peephole = tf.zeros((UNITS,))
+        return tf.raw_ops.BlockLSTMV2(
+            seq_len_max=tf.cast(tf.shape(time_major)[0], tf.int64),
+            x=time_major, cs_prev=state, h_prev=state, w=weight,
+            wci=no_peephole, wcf=no_peephole, wco=no_peephole, b=bias,
+        )[6]  # fmt: skip
+
+    def call(self, ids):
+        lengths = tf.reduce_sum(tf.cast(ids != 0, tf.int32), axis=1)
+        hidden = tf.transpose(self.embedding(ids), [1, 0, 2])
+        for layer in range(2):
+            forward, backward = self.directions[2 * layer : 2 * layer + 2]
+
+            def reverse(values):
+                return tf.reverse_sequence(values, lengths, seq_axis=0, batch_axis=1)
+
+            hidden = tf.concat(
+                [self.lstm(hidden, *forward), reverse(self.lstm(reverse(hidden), *backward))], -1
+            )
+        last_real = tf.gather(
+            tf.transpose(hidden[..., :UNITS], [1, 0, 2]), lengths - 1, batch_dims=1
+        )
+        return self.output_layer(tf.concat([last_real, hidden[0, :, UNITS:]], -1))
 
 
 def step_timer(model: keras.Model, ids: np.ndarray, labels: np.ndarray, steps: int):
@@ -92,7 +120,7 @@ def main() -> None:
     contenders = {
         "keras, masked": keras_model(True),
         "keras, unmasked": keras_model(False),
-        "project stack, masked": project_model(),
+        "fused BlockLSTMV2": FusedModel(),
     }
     timers = {
         name: step_timer(model, ids, labels, options.steps) for name, model in contenders.items()

@@ -7,93 +7,11 @@ a GPU (they accept right-padded masks only).
 """
 
 import keras
-import tensorflow as tf
 from keras import layers, ops
-from keras.src.backend import rnn as keras_rnn  # Keras's own step loop, masks and all
 
 from models.options import CELLS, RECURRENT_INITS
 
-
-class InputProjectedOnce:
-    """On a CPU, projects every step's input through the cell's kernel in one
-    matrix product before the loop, which then multiplies the state alone.
-
-    Keras's loop multiplies both at every step: one training step of the
-    issue-28 model makes ~4,800 small products, forward and backward, and they
-    are most of its time (docs/experiments/throughput.md). The weights, the
-    masking and the outputs are Keras's (a test holds them equal to float
-    tolerance). On a GPU, or with dropout inside the cell, the layer is
-    Keras's own, cuDNN kernel included.
-    """
-
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        cell = self.cell
-        if cell.dropout or cell.recurrent_dropout or tf.config.list_logical_devices("GPU"):
-            return super().inner_loop(sequences, initial_state, mask, training)
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0]
-        projected = ops.matmul(sequences, cell.kernel)
-        if cell.use_bias:
-            projected = projected + self.input_bias()
-        return keras_rnn(
-            self.step_from_projected,
-            projected,
-            list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state],
-            go_backwards=self.go_backwards,
-            mask=mask,
-            unroll=self.unroll,
-            input_length=sequences.shape[1],
-            zero_output_for_mask=self.zero_output_for_mask,
-            return_all_outputs=self.return_sequences,
-        )
-
-
-@keras.saving.register_keras_serializable(package="rnn_suite")
-class LSTM(InputProjectedOnce, layers.LSTM):
-    """Keras's LSTM, its input projected once per sequence on a CPU."""
-
-    def input_bias(self):
-        return self.cell.bias
-
-    def step_from_projected(self, projected, states):
-        cell, (h, c) = self.cell, states
-        z = projected + ops.matmul(h, cell.recurrent_kernel)
-        z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
-        c = cell.recurrent_activation(z_f) * c + cell.recurrent_activation(z_i) * cell.activation(
-            z_c
-        )
-        h = cell.recurrent_activation(z_o) * cell.activation(c)
-        return h, [h, c]
-
-
-@keras.saving.register_keras_serializable(package="rnn_suite")
-class GRU(InputProjectedOnce, layers.GRU):
-    """Keras's GRU, its input projected once per sequence on a CPU (with
-    `reset_after`, Keras's default and cuDNN's form; without it, Keras's loop)."""
-
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        if not self.cell.reset_after:
-            return layers.GRU.inner_loop(self, sequences, initial_state, mask, training)
-        return super().inner_loop(sequences, initial_state, mask, training)
-
-    def input_bias(self):
-        return self.cell.bias[0]
-
-    def step_from_projected(self, projected, states):
-        cell, h = self.cell, states[0]
-        inner = ops.matmul(h, cell.recurrent_kernel)
-        if cell.use_bias:
-            inner = inner + cell.bias[1]
-        x_z, x_r, x_h = ops.split(projected, 3, axis=-1)
-        inner_z, inner_r, inner_h = ops.split(inner, 3, axis=-1)
-        z = cell.recurrent_activation(x_z + inner_z)
-        r = cell.recurrent_activation(x_r + inner_r)
-        candidate = cell.activation(x_h + r * inner_h)
-        h = z * h + (1 - z) * candidate
-        return h, [h]
-
-
-CELL_LAYERS = dict(zip(CELLS, (layers.SimpleRNN, LSTM, GRU), strict=True))
+CELL_LAYERS = dict(zip(CELLS, (layers.SimpleRNN, layers.LSTM, layers.GRU), strict=True))
 
 
 def token_embedding(
