@@ -8,6 +8,7 @@ whole-sequence kernel (`BlockLSTMV2`, the backward direction read through
 `tf.reverse_sequence`). Padded tokens per second = batch x 200 / step time.
 
     python benchmarks/recurrent_step.py --batch-size 32 --rounds 3
+    python benchmarks/recurrent_step.py --profile   # where the masked step's time goes
 """
 
 import argparse
@@ -109,14 +110,52 @@ def step_timer(model: keras.Model, ids: np.ndarray, labels: np.ndarray, steps: i
     return seconds_per_step
 
 
+def profile(timer, directory: str) -> None:
+    """Traces one round of `timer` with TensorFlow's profiler and prints the
+    time per op type, summed over threads (IDLE: threads waiting)."""
+    import collections
+    import glob
+    import json
+
+    # TensorFlow's own converter of a trace to op statistics (what the
+    # TensorBoard profile plugin shows); a private module of TensorFlow 2.21.
+    from tensorflow.python.profiler.internal import _pywrap_profiler_plugin
+
+    tf.profiler.experimental.start(directory)
+    timer()
+    tf.profiler.experimental.stop()
+    trace = sorted(glob.glob(f"{directory}/**/*.xplane.pb", recursive=True))[-1]
+    data, _ = _pywrap_profiler_plugin.xspace_to_tools_data([trace], "framework_op_stats", {})
+    table = json.loads(data)[0]
+    columns = [column["id"] for column in table["cols"]]
+    seconds, calls = collections.Counter(), collections.Counter()
+    for row in table["rows"]:
+        values = dict(zip(columns, (cell["v"] if cell else None for cell in row["c"]), strict=True))
+        seconds[values["type"]] += values["total_self_time"] / 1e6
+        calls[values["type"]] += values["occurrences"] or 0
+    total = sum(seconds.values())
+    print(f"| op type | thread-seconds | share | calls | trace: {trace} |")
+    print("|---|---|---|---|---|")
+    for kind, spent in seconds.most_common(12):
+        print(f"| {kind} | {spent:.3f} | {spent / total:.1%} | {calls[kind]:,.0f} | |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10, help="steps timed per round")
+    parser.add_argument(
+        "--profile", nargs="?", const="/tmp/recurrent_step_profile", metavar="DIR",
+        help="instead of the race, trace --steps masked Keras steps into DIR and sum them",
+    )  # fmt: skip
     options = parser.parse_args()
     keras.utils.set_random_seed(0)
     ids, labels = token_batch(options.batch_size)
+    if options.profile:
+        timer = step_timer(keras_model(True), ids, labels, options.steps)
+        timer()  # warm
+        return profile(timer, options.profile)
     contenders = {
         "keras, masked": keras_model(True),
         "keras, unmasked": keras_model(False),
