@@ -12,6 +12,9 @@ whole-sequence kernel (`BlockLSTMV2`, the backward direction read through
 """
 
 import argparse
+import collections
+import glob
+import json
 import statistics
 import time
 
@@ -113,10 +116,6 @@ def step_timer(model: keras.Model, ids: np.ndarray, labels: np.ndarray, steps: i
 def profile(timer, directory: str) -> None:
     """Traces one round of `timer` with TensorFlow's profiler and prints the
     time per op type, summed over threads (IDLE: threads waiting)."""
-    import collections
-    import glob
-    import json
-
     # TensorFlow's own converter of a trace to op statistics (what the
     # TensorBoard profile plugin shows); a private module of TensorFlow 2.21.
     from tensorflow.python.profiler.internal import _pywrap_profiler_plugin
