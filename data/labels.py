@@ -7,7 +7,10 @@ class (0/1, neg/pos, negative/positive, in any case) name those two, so
 IMDB's 0/1 and a table's neg/pos train the same binary classifier.
 """
 
+import difflib
 import math
+import sys
+from collections import Counter
 
 import numpy as np
 
@@ -24,18 +27,38 @@ BINARY_ALIASES = {
 def class_names(labels: np.ndarray, where: str) -> tuple[str, ...]:
     """The classes the training labels name, in id order; fewer than two
     classes is an error naming `where` (the training file)."""
-    distinct = {str(label) for label in labels}
-    if {label.lower() for label in distinct} <= set(BINARY_ALIASES):
-        distinct = {BINARY_ALIASES[label.lower()] for label in distinct}
+    names = [str(label) for label in labels]
+    if {name.lower() for name in set(names)} <= set(BINARY_ALIASES):
+        names = [BINARY_ALIASES[name.lower()] for name in names]
+    counts = Counter(names)
+    distinct = set(counts)
     if len(distinct) < 2:
         raise DataFormatError(
             f"{where}: the training examples hold one class only ({', '.join(distinct)}); "
             "a classifier needs two or more"
         )
+    _warn_of_rare_classes(counts, where)
     numbers = {label: _number(label) for label in distinct}
     if None not in numbers.values():
         return tuple(sorted(distinct, key=lambda label: (numbers[label], label)))
     return tuple(sorted(distinct, key=lambda label: (label.casefold(), label)))
+
+
+def _warn_of_rare_classes(counts: Counter, where: str) -> None:
+    """Says so when a class has under 1 % of the largest class's examples,
+    which is how a misspelled label ('postive') looks; it still trains."""
+    largest = max(counts.values())
+    for label, count in sorted(counts.items()):
+        if count * 100 < largest:
+            others = [other for other in counts if other != label]
+            close = difflib.get_close_matches(label, others, n=1)
+            guess = f"; a misspelling of {close[0]!r}?" if close else ""
+            print(
+                f"{where}: class {label!r} has only {count:,} training example"
+                f"{'' if count == 1 else 's'} (the largest has {largest:,}){guess} "
+                "It trains as a class of its own.",
+                file=sys.stderr,
+            )
 
 
 def class_ids(labels: np.ndarray, classes: tuple[str, ...], where: str) -> np.ndarray:

@@ -148,6 +148,22 @@ def test_a_label_never_seen_in_training_is_named_with_its_file():
         class_ids(labels, ("a", "b"), "test.csv")
 
 
+def test_a_label_as_rare_as_a_typo_is_pointed_out(capsys):
+    """A class with under 1 % of the largest class's examples looks like a
+    misspelling; the user is told, with the class it resembles, and it trains."""
+    labels = np.array(["positive"] * 150 + ["negative"] * 140 + ["postive"], dtype=object)
+    assert class_names(labels, "reviews.csv") == ("negative", "positive", "postive")
+    assert capsys.readouterr().err == (
+        "reviews.csv: class 'postive' has only 1 training example (the largest has 150); "
+        "a misspelling of 'positive'? It trains as a class of its own.\n"
+    )
+    class_names(np.array(["a"] * 300 + ["b"] * 2, dtype=object), "topics.csv")
+    assert "class 'b' has only 2" in capsys.readouterr().err
+    class_names(np.array(["a"] * 150 + ["b"] * 2 + ["c"] * 148, dtype=object), "fine.csv")
+    class_names(np.array(["a"] * 100 + ["b"] * 1, dtype=object), "edge.csv")
+    assert capsys.readouterr().err == ""
+
+
 def test_one_class_is_not_a_classifier():
     with pytest.raises(DataFormatError, match=r"train\.csv: .* one class only \(positive\)"):
         class_names(np.array(["1", "pos"], dtype=object), "train.csv")
