@@ -305,7 +305,8 @@ class Forecasting(Task):
     def score(self, outputs: dict, windows: Windows) -> dict[str, float]:
         actual = windows.targets[..., self.targets]
         error = (outputs["forecast"] - actual) / self.scale[self.targets]
-        prefix = f"{self.saved['name']}_{{}}_{self.config.horizon}"
+        # Named after the series scored: the run's own, or another file's.
+        prefix = f"{windows.series.name}_{{}}_{self.config.horizon}"
         return {
             prefix.format("mse"): float(np.mean(np.square(error), dtype=np.float64)),
             prefix.format("mae"): float(np.mean(np.abs(error), dtype=np.float64)),
