@@ -52,7 +52,7 @@ def _warn_of_rare_classes(counts: Counter, where: str) -> None:
         if count * 100 < largest:
             others = [other for other in counts if other != label]
             close = difflib.get_close_matches(label, others, n=1)
-            guess = f"; a misspelling of {close[0]!r}?" if close else ""
+            guess = f"; a misspelling of {close[0]!r}?" if close else "."
             print(
                 f"{where}: class {label!r} has only {count:,} training example"
                 f"{'' if count == 1 else 's'} (the largest has {largest:,}){guess} "
