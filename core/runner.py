@@ -235,17 +235,25 @@ def fingerprint(splits: Splits) -> str:
     return digest.hexdigest()
 
 
-def source_version() -> dict:
-    """The commit of the code that runs, and whether files differ from it."""
+# What benchmarks write: results, not code, so a worktree holding one
+# benchmark's uncommitted results still runs the next one's commit exactly.
+BENCHMARK_OUTPUTS = ("benchmarks/*.json", "benchmarks/*/*", "README.md")
+
+
+def source_version(repository: Path = REPOSITORY) -> dict:
+    """The commit of the code that runs, and whether files other than
+    benchmark results differ from it."""
 
     def git(*arguments) -> str:
         result = subprocess.run(
-            ["git", *arguments], cwd=REPOSITORY, capture_output=True, text=True, check=False
+            ["git", *arguments], cwd=repository, capture_output=True, text=True, check=False
         )
         return result.stdout.strip() if result.returncode == 0 else ""
 
     commit = git("rev-parse", "HEAD")
-    return {"commit": commit or None, "clean": bool(commit) and not git("status", "--porcelain")}
+    outputs = [f":(exclude){pattern}" for pattern in BENCHMARK_OUTPUTS]
+    changed = git("status", "--porcelain", "--", ".", *outputs)
+    return {"commit": commit or None, "clean": bool(commit) and not changed}
 
 
 def _best_index(history: list[dict], task: Task) -> int:
