@@ -41,20 +41,9 @@ BENCHMARK_FILES = sorted(
     for path in (ROOT / "benchmarks").glob("*.json")
     if path.stem in TASKS and path.stem != "memory"
 )
-# Files still in the single-seed format from before runs were reproducible,
-# each awaiting its regeneration by `make benchmark-TASK` (hours of training
-# on two cores); this set only shrinks.
-SINGLE_SEED_FILES = {"forecasting"}
-CURRENT_FILES = [path for path in BENCHMARK_FILES if path.stem not in SINGLE_SEED_FILES]
 
 
-def test_only_the_files_awaiting_regeneration_are_single_seed():
-    for path in BENCHMARK_FILES:
-        report = json.loads(path.read_text())
-        assert ("seeds" in report) != (path.stem in SINGLE_SEED_FILES), path.stem
-
-
-@pytest.mark.parametrize("path", CURRENT_FILES, ids=lambda path: path.stem)
+@pytest.mark.parametrize("path", BENCHMARK_FILES, ids=lambda path: path.stem)
 def test_every_benchmark_file_keeps_the_contract(path):
     """Headline metrics over at least three seeds, from a clean commit, with
     each run's settings and source."""
@@ -73,7 +62,7 @@ def test_every_benchmark_file_keeps_the_contract(path):
         assert report["headline_metric"] in metrics
 
 
-@pytest.mark.parametrize("path", CURRENT_FILES, ids=lambda path: path.stem)
+@pytest.mark.parametrize("path", BENCHMARK_FILES, ids=lambda path: path.stem)
 def test_each_benchmark_file_holds_the_commands_its_make_target_runs(path):
     """`make benchmark-TASK` regenerates the committed file: the same training
     runs of the task, combined by the same evaluation command (the runs of
