@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.evaluation import machine  # noqa: E402
+from core.evaluation import machine, over_seeds  # noqa: E402
 from core.files import write_json  # noqa: E402
 from core.fitting import read_history  # noqa: E402
 from core.runner import source_version  # noqa: E402
@@ -72,14 +72,6 @@ def seconds_to(target: float, result: dict) -> float | None:
     return None
 
 
-def summary(values: list[float]) -> dict:
-    return {
-        "mean": round(statistics.mean(values), 4),
-        "std": round(statistics.stdev(values), 4) if len(values) > 1 else None,
-        "per_seed": values,
-    }
-
-
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -113,7 +105,9 @@ def main(argv: list[str]) -> None:
             "options": CONTENDERS[name],
             "seconds_to_target": times,
             "median_seconds_to_target": (statistics.median(times) if None not in times else None),
-            "test_accuracy": summary([result["test_accuracy"] for result in per_seed.values()]),
+            "test_accuracy": over_seeds(
+                [{"accuracy": result["test_accuracy"]} for result in per_seed.values()]
+            )["accuracy"],
             "runs": per_seed,
         }
     reference = report["contenders"][REFERENCE]["median_seconds_to_target"]
