@@ -257,7 +257,6 @@ def test_the_benchmark_command_combines_seeds_into_mean_std_and_per_seed(
     assert "wrote" in capsys.readouterr().out
 
 
-
 def test_a_run_is_clean_beside_benchmark_results_but_not_beside_changed_code(tmp_path):
     """One benchmark's uncommitted results (its JSON, pictures, README table)
     leave the next benchmark's runs clean; a changed or new source file does not."""
@@ -270,7 +269,16 @@ def test_a_run_is_clean_beside_benchmark_results_but_not_beside_changed_code(tmp
         (tmp_path / name).write_text("first\n")
     git("init", "--quiet")
     git("add", ".")
-    git("-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "--quiet", "-m", "first")
+    git(
+        "-c",
+        "user.name=test",
+        "-c",
+        "user.email=test@example.com",
+        "commit",
+        "--quiet",
+        "-m",
+        "first",
+    )
     assert runner.source_version(tmp_path)["clean"]
 
     (tmp_path / "README.md").write_text("a new results table\n")
@@ -284,6 +292,7 @@ def test_a_run_is_clean_beside_benchmark_results_but_not_beside_changed_code(tmp
     (tmp_path / "helper.py").write_text("new\n")
     version = runner.source_version(tmp_path)
     assert not version["clean"] and len(version["commit"]) == 40
+
 
 def test_learning_rate_and_early_stopping_counters_survive_a_restart(tmp_path, monkeypatch):
     """A ReduceLROnPlateau that sees no progress every epoch (mode 'max' on a
