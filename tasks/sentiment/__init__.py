@@ -1,8 +1,8 @@
 """Many-to-one: a text -> its class; IMDB reviews -> their sentiment by default."""
 
 from core.config import NoOptions as PredictOptions
-from core.config import TrainingConfig as Training
 from tasks.sentiment.config import SentimentConfig as Config
+from tasks.sentiment.config import SentimentTraining as Training
 
 __all__ = ["Config", "PredictOptions", "Training", "task_class"]
 
