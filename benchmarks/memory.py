@@ -10,12 +10,18 @@ which validation first met the bar is the "solved step". Per contender: the larg
 (mean, standard deviation and per seed), and for seed 0's largest solved rung
 the gradient flow ||dL/dh_t|| at initialisation and at the end. The README's
 picture (gradient norm against T - t at initialisation, SimpleRNN, LSTM
-and GRU) and table are written too. Finished runs are reused, so an
-interrupted benchmark resumes.
+and GRU) and table are written too.
+
+The whole ladder takes hours, longer than a run directory may live, so each
+judged rung is also recorded in `benchmarks/memory/rungs.json` (commit it to
+carry a part-done benchmark to another machine or day). A recorded rung is
+reused when its command is the same and the code it ran (`RUNG_CODE`) has
+the same contents now; `--fresh` ignores the record and starts over.
 """
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import shlex
@@ -45,6 +51,11 @@ PICTURE = "flow_at_initialisation.png"  # in a folder `memory` beside the report
 README = ROOT / "README.md"
 START, END = "<!-- memory:start -->", "<!-- memory:end -->"
 RUNS = Path("runs") / "benchmark" / "memory"
+RUNGS = "rungs.json"  # in the folder `memory` beside the report
+# What a rung's result depends on: a change here since a recorded rung's
+# commit makes the benchmark train that rung again.
+RUNG_CODE = ("train.py", "evaluate.py", "requirements.txt", "core", "data", "models",
+             "tasks/__init__.py", "tasks/memory", "benchmarks/memory.py")  # fmt: skip
 LADDER = (25, 50, 100, 200, 400)
 SEEDS = (0, 1, 2)
 EPOCHS, STEPS_PER_EPOCH = 20, 100  # a budget of 2000 steps of 32 fresh examples
@@ -82,9 +93,35 @@ def command(plan, problem: str, contender: str, length: int, seed: int) -> list[
     ]  # fmt: skip
 
 
+def code_fingerprint() -> str:
+    """A hash of the code a rung runs (`RUNG_CODE`), committed or not."""
+    digest = hashlib.sha256()
+    for name in RUNG_CODE:
+        path = ROOT / name
+        for file in [path] if path.is_file() else sorted(path.rglob("*.py")):
+            digest.update(f"{file.relative_to(ROOT)}\n".encode() + file.read_bytes())
+    return digest.hexdigest()
+
+
+def recorded_rungs(path: Path, code: str) -> dict:
+    """The rungs recorded in `path` (command -> outcome) that ran this code."""
+    rungs = json.loads(path.read_text()) if path.exists() else {}
+    return {line: rung for line, rung in rungs.items() if rung.get("code") == code}
+
+
 def attempt(plan, problem: str, contender: str, length: int, seed: int) -> dict:
-    """Trains one rung (or reuses it) and judges it on test."""
+    """Trains one rung (or reuses it, recorded or finished) and judges it on test."""
     line = command(plan, problem, contender, length, seed)
+    if shlex.join(line) in plan.recorded:
+        return plan.recorded[shlex.join(line)]
+    outcome = judge(line, problem, length, seed) | {"code": plan.code}
+    plan.recorded[shlex.join(line)] = outcome
+    write_json(plan.rungs, plan.recorded)
+    return outcome
+
+
+def judge(line: list[str], problem: str, length: int, seed: int) -> dict:
+    """Trains one rung (a finished run directory is reused) and judges it on test."""
     run_dir = ROOT / line[-1]
     result = subprocess.run(
         [sys.executable, *line[1:]], cwd=ROOT, capture_output=True, text=True, check=False
@@ -94,7 +131,12 @@ def attempt(plan, problem: str, contender: str, length: int, seed: int) -> dict:
         if "training diverged" not in result.stderr:
             raise RuntimeError(f"{shlex.join(line)} failed:\n{result.stderr[-3000:]}")
         message = result.stderr.strip().splitlines()[-1]
-        return outcome | {"solved": False, "diverged": message.removeprefix("error: ")}
+        source = json.loads((run_dir / "config.json").read_text())["source"]
+        return outcome | {
+            "solved": False,
+            "diverged": message.removeprefix("error: "),
+            "source": source,
+        }
     task = load_task(run_dir)
     metric, bar = SOLVED_BELOW[problem]
     scores = evaluate(task, run_dir)["metrics"]
@@ -205,12 +247,18 @@ def _curves(record: dict) -> list:
 
 
 def main(plan) -> None:
+    plan.rungs = plan.output.parent / "memory" / RUNGS
+    plan.rungs.parent.mkdir(parents=True, exist_ok=True)
+    plan.code = code_fingerprint()
+    plan.recorded = {} if plan.fresh else recorded_rungs(plan.rungs, plan.code)
+    if plan.recorded:
+        print(f"reusing {len(plan.recorded)} recorded rungs; --fresh to train them again")
     results = {}
-    total = len(plan.problem) * len(CONTENDERS) * len(plan.seeds)
+    total = len(plan.problem) * len(plan.contenders) * len(plan.seeds)
     with tqdm(total=total, unit="climb") as progress:
         for problem in plan.problem:
             results[problem] = {}
-            for contender in CONTENDERS:
+            for contender in plan.contenders:
                 climbs = []
                 for seed in plan.seeds:
                     climbs.append(climb(plan, problem, contender, seed, progress))
@@ -240,7 +288,7 @@ def main(plan) -> None:
         "figures": [os.path.relpath(drawn, ROOT)],
         "machine": machine(),
         "source": source_version(),  # each rung records its own run's too
-        "command": "make benchmark-memory",
+        "command": shlex.join(["python", "benchmarks/memory.py", *sys.argv[1:]]),
     }
     write_json(plan.output, report)
     shown = table(results, plan.ladder[min(2, len(plan.ladder) - 1)])
@@ -258,7 +306,9 @@ if __name__ == "__main__":
     # A smaller plan, for a look or a test (the README is then left alone).
     parser.add_argument("--ladder", nargs="+", type=int, default=list(LADDER))
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
+    parser.add_argument("--contenders", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
     parser.add_argument("--epochs", type=int, default=EPOCHS, help="x 100 steps: the budget")
     parser.add_argument("--runs", type=Path, default=RUNS)
     parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--fresh", action="store_true", help="ignore the recorded rungs")
     main(parser.parse_args())

@@ -1,9 +1,12 @@
 """The long-range memory task: its generated problems, its cures, and that
 it learns."""
 
+import json
+import shutil
+
 import numpy as np
 import pytest
-from helpers import assert_same_outputs, outputs_in_fresh_process
+from helpers import assert_same_outputs, outputs_in_fresh_process, run_script
 
 from core.config import DataConfig
 from core.evaluation import evaluate
@@ -121,3 +124,31 @@ def test_a_dataset_is_refused_for_it_would_be_ignored():
         task.splits()
     with pytest.raises(DataFormatError, match="reads none"):
         Memory().test_split_of("numbers.csv")
+
+
+def test_the_benchmark_reuses_a_recorded_rung_and_not_one_from_other_code(tmp_path):
+    """The memory ladder outlives its run directories: a rung judged once is
+    read back from `memory/rungs.json`, unless its code changed since."""
+    plan = ["benchmarks/memory.py", "--problem", "adding", "--ladder", "5", "--seeds", "0"]
+    plan += ["--epochs", "1", "--contenders", "lstm", "--runs", str(tmp_path / "runs")]
+    plan += ["--output", str(tmp_path / "memory.json")]
+    first = run_script(*plan)
+    assert first.returncode == 0, first.stderr[-2000:]
+    rungs = tmp_path / "memory" / "rungs.json"
+    (line, rung), *others = json.loads(rungs.read_text()).items()
+    assert not others and line == rung["command"] and "--length 5" in line
+
+    shutil.rmtree(tmp_path / "runs")
+    again = run_script(*plan)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "reusing 1 recorded rungs" in again.stdout
+    assert not (tmp_path / "runs").exists()  # nothing trained
+    assert json.loads((tmp_path / "memory.json").read_text())["results"]["adding"]["lstm"][
+        "rungs"
+    ] == [{key: value for key, value in rung.items() if key != "flow"}]
+
+    rung["code"] = "0" * 64  # as if the code had changed since
+    rungs.write_text(json.dumps({line: rung}))
+    retrained = run_script(*plan)
+    assert retrained.returncode == 0, retrained.stderr[-2000:]
+    assert "reusing" not in retrained.stdout and (tmp_path / "runs").exists()
