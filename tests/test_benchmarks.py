@@ -1,5 +1,6 @@
 """The benchmark file contract, and the README table generated from it."""
 
+import importlib.util
 import json
 import shlex
 import subprocess
@@ -229,3 +230,33 @@ def test_a_reference_model_is_a_baseline_beside_others_and_the_model_alone():
     assert combined["baselines"]["plain"]["a_96"]["mean"] == 2.0
     alone = combine(reference, "")
     assert alone["metrics"]["a_96"]["mean"] == 2.0 and alone["baselines"] == {}
+
+
+def test_the_memory_benchmark_keeps_its_contract_and_the_readme_shows_it():
+    """benchmarks/memory.json: every contender over at least three seeds, each
+    rung from a clean commit, the command its make target runs, and the README
+    table and picture made from it."""
+    path = ROOT / "benchmarks" / "memory.py"
+    spec = importlib.util.spec_from_file_location("memory_benchmark", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    report = json.loads((ROOT / "benchmarks" / "memory.json").read_text())
+    made = subprocess.run(
+        ["make", "--dry-run", "--always-make", "benchmark-memory"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert report["command"] in [line.replace(".venv/bin/", "") for line in made.splitlines()]
+    assert len(report["seeds"]) >= 3 and set(report["results"]) == {"adding", "copy"}
+    for contenders in report["results"].values():
+        assert set(contenders) == set(script.CONTENDERS)
+        for result in contenders.values():
+            assert len(result["largest_solved"]["per_seed"]) == len(report["seeds"])
+            assert all(rung["source"]["clean"] for rung in result["rungs"])
+    text = README.read_text()
+    start = text.index(script.START) + len(script.START)
+    shown = script.table(report["results"], report["ladder"][2])
+    assert text[start : text.index(script.END)].strip() == shown
+    assert all((ROOT / figure).exists() and figure in text for figure in report["figures"])
