@@ -64,7 +64,10 @@ def test_the_model_learns_a_synthetic_language_no_unigram_model_can(shape, epoch
     assert np.exp(scores["forward_loss"]) < 4 and np.exp(scores["backward_loss"]) < 4
 
 
-def test_the_softmax_scores_in_full_outside_training_and_skips_padding():
+# 3 rows: the 8 steps are scored in three pieces, the last one padded.
+@pytest.mark.parametrize("scored_rows", [3, 2048])
+def test_the_softmax_scores_in_full_outside_training_and_skips_padding(scored_rows, monkeypatch):
+    monkeypatch.setattr("models.language.SCORED_ROWS", scored_rows)
     softmax = WordSoftmax(30, samples=5)
     hidden = np.random.default_rng(1).normal(size=(2, 4, 8)).astype("float32")
     targets = np.array([[3, 4, 5, 0], [6, 0, 0, 0]])
