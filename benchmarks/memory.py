@@ -52,8 +52,9 @@ README = ROOT / "README.md"
 START, END = "<!-- memory:start -->", "<!-- memory:end -->"
 RUNS = Path("runs") / "benchmark" / "memory"
 RUNGS = "rungs.json"  # in the folder `memory` beside the report
-# What a rung's result depends on: a change here since a recorded rung's
-# commit makes the benchmark train that rung again.
+# What a rung's result depends on: a recorded rung whose fingerprint of these
+# files differs from theirs now is trained again. Any edit under core/, data/
+# or models/ counts, even one the memory task never runs.
 RUNG_CODE = ("train.py", "evaluate.py", "requirements.txt", "core", "data", "models",
              "tasks/__init__.py", "tasks/memory", "benchmarks/memory.py")  # fmt: skip
 LADDER = (25, 50, 100, 200, 400)
