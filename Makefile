@@ -73,15 +73,10 @@ benchmark-sentiment: setup
 	$(BIN)/python evaluate.py sentiment --model $(call runs,sentiment/gru) --benchmark
 	$(call gradients,sentiment,sentiment/gru-s0)
 
-# The language model, then text it generates from fixed prompts and seeds.
-PROMPTS := "This movie" "I expected" "The acting was"
+# The language model and sentiment fine-tuned from it, seed by seed, each
+# finished seed recorded (benchmarks/language_model/seeds.json); hours.
 benchmark-language-model: setup
-	$(call seeded,language_model,language_model/gru,)
-	$(BIN)/python evaluate.py language_model --model $(call runs,language_model/gru) --benchmark
-	mkdir -p benchmarks/language_model
-	$(foreach sample,0 1 2,$(BIN)/python evaluate.py language_model \
-		--model $(BENCHMARK_RUNS)/language_model/gru-s0 --predict $(PROMPTS) \
-		--sample-seed $(sample) > benchmarks/language_model/samples-seed$(sample).jsonl$(newline))
+	$(BIN)/python benchmarks/language_model.py
 
 benchmark-pos: setup
 	$(call seeded,pos,pos/bigru,)

@@ -21,7 +21,6 @@ the same contents now; `--fresh` ignores the record and starts over.
 
 import argparse
 import csv
-import hashlib
 import json
 import os
 import shlex
@@ -38,6 +37,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from benchmarks.records import code_fingerprint, recorded  # noqa: E402
 from core.evaluation import evaluate, machine  # noqa: E402
 from core.files import write_json, write_text  # noqa: E402
 from core.gradient_flow import gradient_flow, measure_run  # noqa: E402
@@ -92,22 +92,6 @@ def command(plan, problem: str, contender: str, length: int, seed: int) -> list[
         "--steps-per-epoch", str(STEPS_PER_EPOCH), "--seed", str(seed),
         "--diagnose-gradients", str(plan.epochs), "--run-dir", str(run_dir),
     ]  # fmt: skip
-
-
-def code_fingerprint() -> str:
-    """A hash of the code a rung runs (`RUNG_CODE`), committed or not."""
-    digest = hashlib.sha256()
-    for name in RUNG_CODE:
-        path = ROOT / name
-        for file in [path] if path.is_file() else sorted(path.rglob("*.py")):
-            digest.update(f"{file.relative_to(ROOT)}\n".encode() + file.read_bytes())
-    return digest.hexdigest()
-
-
-def recorded_rungs(path: Path, code: str) -> dict:
-    """The rungs recorded in `path` (command -> outcome) that ran this code."""
-    rungs = json.loads(path.read_text()) if path.exists() else {}
-    return {line: rung for line, rung in rungs.items() if rung.get("code") == code}
 
 
 def attempt(plan, problem: str, contender: str, length: int, seed: int) -> dict:
@@ -250,8 +234,8 @@ def _curves(record: dict) -> list:
 def main(plan) -> None:
     plan.rungs = plan.output.parent / "memory" / RUNGS
     plan.rungs.parent.mkdir(parents=True, exist_ok=True)
-    plan.code = code_fingerprint()
-    plan.recorded = {} if plan.fresh else recorded_rungs(plan.rungs, plan.code)
+    plan.code = code_fingerprint(RUNG_CODE)
+    plan.recorded = {} if plan.fresh else recorded(plan.rungs, plan.code)
     if plan.recorded:
         print(f"reusing {len(plan.recorded)} recorded rungs; --fresh to train them again")
     results = {}

@@ -160,9 +160,14 @@ def combine(reports: list[dict], command: str) -> dict:
 
 
 def _settings_but_seed(report: dict) -> str:
+    """The run's settings less its seed; a run it started from that is named
+    after the same seed (`--pretrained runs/.../gru-s1`, as benchmarks name
+    them) is the same setting in every seed."""
     settings = json.loads(json.dumps(report["settings"]))
-    del settings["train"]["seed"]
-    return json.dumps([report["dataset"], settings], sort_keys=True)
+    seed = settings["train"].pop("seed")
+    return json.dumps([report["dataset"], settings], sort_keys=True).replace(
+        f'-s{seed}"', '-sSEED"'
+    )
 
 
 def over_seeds(scores: list[dict]) -> dict:
@@ -219,16 +224,19 @@ def _memory_gib() -> int | None:
     return int(info.read_text().split()[1]) // 2**20 if info.exists() else None
 
 
-def publish(report: dict, benchmarks: Path | None = None, readme: Path | None = None) -> Path:
-    """Writes the benchmark file and refreshes the README table from all of
-    them (default: the repository's `benchmarks/` and README)."""
+def publish(
+    report: dict, benchmarks: Path | None = None, readme: Path | None = None, name: str = ""
+) -> Path:
+    """Writes the benchmark file, `NAME.json` (default: the task's name), and
+    refreshes the README table from all of them (default: the repository's
+    `benchmarks/` and README)."""
     benchmarks, readme = benchmarks or BENCHMARKS, readme or README
     text = readme.read_text()
     pattern = re.compile(re.escape(TABLE_START) + ".*?" + re.escape(TABLE_END), re.DOTALL)
     if not pattern.search(text):
         raise ValueError(f"{readme} lacks the {TABLE_START} ... {TABLE_END} markers")
     benchmarks.mkdir(exist_ok=True)
-    path = benchmarks / f"{report['task']}.json"
+    path = benchmarks / f"{name or report['task']}.json"
     if report.get("figures"):
         report = report | {"figures": _commit_figures(report, benchmarks)}
     write_json(path, report)
@@ -252,8 +260,9 @@ def _commit_figures(report: dict, benchmarks: Path) -> list[str]:
 
 
 def results_table(benchmarks: Path | None = None) -> str:
-    """A Markdown table with one row per benchmark file: the headline metric's
-    mean ± standard deviation over the seeds, and the best baseline's mean."""
+    """A Markdown table with one row per benchmark file, named after it: the
+    headline metric's mean ± standard deviation over the seeds, and the best
+    baseline's mean."""
     rows = [
         "| task | dataset | metric | model (mean ± std) | seeds | best baseline | train time "
         "| tokens/s | machine |",
@@ -274,7 +283,7 @@ def results_table(benchmarks: Path | None = None) -> str:
         )
         box = report["machine"]
         rows.append(
-            f"| {report['task']} | {report['dataset']} | {name} | {mean:.4f}{spread} | "
+            f"| {path.stem} | {report['dataset']} | {name} | {mean:.4f}{spread} | "
             f"{len(report.get('seeds', [])) or 1} | {baseline:.4f} ({baseline_name}) | "
             f"{report['train_seconds'] / 60:.0f} min | {report['tokens_per_second'] or 'n/a'} | "
             f"{box['cores']} cores, {'GPU' if box['gpu'] else 'no GPU'} |"

@@ -1,5 +1,6 @@
 """The benchmark file contract, and the README table generated from it."""
 
+import argparse
 import importlib.util
 import json
 import shlex
@@ -35,13 +36,26 @@ REQUIRED = {
     "headline_metric",
     "higher_is_better",
 }
-# The files `evaluate.py --benchmark` combines from seeded runs; memory's
-# ladder has a script of its own (benchmarks/memory.py).
+# The files that combine seeded runs of a task, as `evaluate.py --benchmark`
+# does (memory's ladder reports otherwise).
 BENCHMARK_FILES = sorted(
     path
     for path in (ROOT / "benchmarks").glob("*.json")
-    if path.stem in TASKS and path.stem != "memory"
+    if "headline_metric" in json.loads(path.read_text())
 )
+# Those a script writes, which its make target runs, rather than the target
+# training each run itself (benchmarks/language_model.py).
+SCRIPTED = {"language_model", "sentiment_pretrained"}
+
+
+def load_script(name: str):
+    """benchmarks/NAME.py as a module."""
+    spec = importlib.util.spec_from_file_location(
+        f"{name}_benchmark", ROOT / "benchmarks" / f"{name}.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
 
 
 @pytest.mark.parametrize("path", BENCHMARK_FILES, ids=lambda path: path.stem)
@@ -50,7 +64,7 @@ def test_every_benchmark_file_keeps_the_contract(path):
     each run's settings and source."""
     report = json.loads(path.read_text())
     assert REQUIRED <= set(report), f"{path.name} lacks {REQUIRED - set(report)}"
-    assert report["task"] == path.stem and report["task"] in TASKS
+    assert report["task"] in TASKS and path.stem.startswith(report["task"])
     assert report["split"] == "test"
     headline = report["metrics"][report["headline_metric"]]
     assert len(report["seeds"]) >= 3 and len(headline["per_seed"]) == len(report["seeds"])
@@ -63,7 +77,9 @@ def test_every_benchmark_file_keeps_the_contract(path):
         assert report["headline_metric"] in metrics
 
 
-@pytest.mark.parametrize("path", BENCHMARK_FILES, ids=lambda path: path.stem)
+@pytest.mark.parametrize(
+    "path", [path for path in BENCHMARK_FILES if path.stem not in SCRIPTED], ids=lambda p: p.stem
+)
 def test_each_benchmark_file_holds_the_commands_its_make_target_runs(path):
     """`make benchmark-TASK` regenerates the committed file: the same training
     runs of the task, combined by the same evaluation command (the runs of
@@ -236,10 +252,7 @@ def test_the_memory_benchmark_keeps_its_contract_and_the_readme_shows_it():
     """benchmarks/memory.json: every contender over at least three seeds, each
     rung from a clean commit, the command its make target runs, and the README
     table and picture made from it."""
-    path = ROOT / "benchmarks" / "memory.py"
-    spec = importlib.util.spec_from_file_location("memory_benchmark", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("memory")
     report = json.loads((ROOT / "benchmarks" / "memory.json").read_text())
     made = subprocess.run(
         ["make", "--dry-run", "--always-make", "benchmark-memory"],
@@ -260,3 +273,62 @@ def test_the_memory_benchmark_keeps_its_contract_and_the_readme_shows_it():
     shown = script.table(report["results"], report["ladder"][2])
     assert text[start : text.index(script.END)].strip() == shown
     assert all((ROOT / figure).exists() and figure in text for figure in report["figures"])
+
+
+def test_the_language_model_benchmark_reuses_recorded_seeds_and_writes_both_files(tmp_path):
+    """Seeds recorded by the same code are not trained again: their reports
+    combine into the language model's file and the fine-tuned sentiment's
+    (each seed's --pretrained run is the same setting), samples beside them."""
+    script = load_script("language_model")
+    runs, code = tmp_path / "runs", script.code_fingerprint(script.SEED_CODE)
+    record = {}
+    for seed in (0, 1, 2):
+        lines = script.commands(runs, seed)
+        pretrained = str(runs / "language_model" / f"gru-s{seed}")
+        outcome = {
+            "language_model": run_report(seed, {"a_96": 100.0 + seed}),
+            "sentiment": run_report(seed, {"a_96": 0.9 + seed / 100}, pretrained=pretrained),
+            "samples": {"samples-seed0": [{"prompt": "This movie", "continuation": "is"}]}
+            if seed == 0
+            else {},
+            "seed": seed,
+            "code": code,
+        }
+        record[json.dumps([shlex.join(line) for line in lines.values()])] = outcome
+    (tmp_path / "language_model").mkdir()
+    (tmp_path / "language_model" / "seeds.json").write_text(json.dumps(record))
+    plan = argparse.Namespace(seeds=[0, 1, 2], runs=runs, output=tmp_path, fresh=False)
+    script.main(plan)
+    fine_tuned = json.loads((tmp_path / "sentiment_pretrained.json").read_text())
+    assert fine_tuned["metrics"]["a_96"]["per_seed"] == [0.9, 0.91, 0.92]
+    assert fine_tuned["command"] == "make benchmark-language-model"
+    assert any("--pretrained" in line for line in fine_tuned["commands"])
+    language_model = json.loads((tmp_path / "language_model.json").read_text())
+    assert language_model["metrics"]["a_96"]["mean"] == 101.0
+    samples = (tmp_path / "language_model" / "samples-seed0.jsonl").read_text()
+    assert json.loads(samples) == {"prompt": "This movie", "continuation": "is"}
+
+
+def test_the_language_model_files_hold_the_commands_their_script_runs():
+    """`make benchmark-language-model` runs the script, whose seeds' command
+    lines are the ones in each committed file it wrote."""
+    script = load_script("language_model")
+    made = subprocess.run(
+        ["make", "--dry-run", "--always-make", "benchmark-language-model"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "python benchmarks/language_model.py" in made
+    for name in SCRIPTED & {path.stem for path in BENCHMARK_FILES}:
+        report = json.loads((ROOT / "benchmarks" / f"{name}.json").read_text())
+        lines = [script.commands(script.RUNS, seed) for seed in report["seeds"]]
+        stage = "language_model" if name == "language_model" else "sentiment"
+        expected = [
+            shlex.join(seed_lines[step])
+            for seed_lines in lines
+            for step in (f"train_{stage}", stage)
+        ]
+        assert report["command"] == "make benchmark-language-model"
+        assert report["commands"] == expected
