@@ -35,6 +35,9 @@ class LanguageModelTraining(TrainingConfig):
     third of an epoch, for a perplexity already measured over about a million words."""
 
     epochs: int = option(1, "passes over the training documents (more, if time allows)")
+    learning_rate: float = option(
+        3e-3, "Adam's step size, chosen on validation among 1e-3, 3e-3 and 1e-2 for one pass"
+    )
     patience: int = option(2, "epochs without validation gain before stopping")
     validation_fraction: float = option(
         0.05, "share of the documents held out for validation, and again for test"
