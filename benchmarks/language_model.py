@@ -8,9 +8,9 @@ seed 0, also text generated from fixed prompts and sampling seeds, into
 `benchmarks/language_model/samples-seedK.jsonl`. The reports combine as
 `evaluate.py --benchmark` combines seeds, and the README's table shows both.
 
-A seed takes over an hour on a 2-core CPU, longer than a run directory may
-live, so each finished seed (its two test reports and samples) is recorded
-in `benchmarks/language_model/seeds.json`, and reused when its commands are
+A seed takes about 40 minutes on a 2-core CPU, three of them longer than a
+run directory may live, so each finished seed (its two test reports and
+samples) is recorded in `benchmarks/language_model/seeds.json`, and reused when its commands are
 the same and the code it ran (`SEED_CODE`) has the same contents now;
 `--fresh` ignores the record. A seed is recorded whole or not at all: the
 fine-tuning needs its language model's run directory.
