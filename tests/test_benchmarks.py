@@ -58,6 +58,17 @@ def load_script(name: str):
     return script
 
 
+def dry_run(target: str) -> str:
+    """The command lines `make TARGET` would run, none of them run."""
+    return subprocess.run(
+        ["make", "--dry-run", "--always-make", target],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
 @pytest.mark.parametrize("path", BENCHMARK_FILES, ids=lambda path: path.stem)
 def test_every_benchmark_file_keeps_the_contract(path):
     """Headline metrics over at least three seeds, from a clean commit, with
@@ -85,13 +96,7 @@ def test_each_benchmark_file_holds_the_commands_its_make_target_runs(path):
     runs of the task, combined by the same evaluation command (the runs of
     another task it starts from, say a language model, are that task's)."""
     report = json.loads(path.read_text())
-    made = subprocess.run(
-        ["make", "--dry-run", "--always-make", f"benchmark-{report['task']}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    made = dry_run(f"benchmark-{report['task']}")
 
     def words(command: str) -> list[str]:
         words = shlex.split(command)
@@ -254,13 +259,7 @@ def test_the_memory_benchmark_keeps_its_contract_and_the_readme_shows_it():
     table and picture made from it."""
     script = load_script("memory")
     report = json.loads((ROOT / "benchmarks" / "memory.json").read_text())
-    made = subprocess.run(
-        ["make", "--dry-run", "--always-make", "benchmark-memory"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    made = dry_run("benchmark-memory")
     assert report["command"] in [line.replace(".venv/bin/", "") for line in made.splitlines()]
     assert len(report["seeds"]) >= 3 and set(report["results"]) == {"adding", "copy"}
     for contenders in report["results"].values():
@@ -313,13 +312,7 @@ def test_the_language_model_files_hold_the_commands_their_script_runs():
     """`make benchmark-language-model` runs the script, whose seeds' command
     lines are the ones in each committed file it wrote."""
     script = load_script("language_model")
-    made = subprocess.run(
-        ["make", "--dry-run", "--always-make", "benchmark-language-model"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    made = dry_run("benchmark-language-model")
     assert "python benchmarks/language_model.py" in made
     for name in SCRIPTED & {path.stem for path in BENCHMARK_FILES}:
         report = json.loads((ROOT / "benchmarks" / f"{name}.json").read_text())
