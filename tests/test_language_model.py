@@ -249,25 +249,6 @@ def test_pretrained_settings_that_do_not_fit_are_named(language_model_run, tmp_p
         pretrained_sentiment(tmp_path, reviews).settle()
 
 
-def test_fine_tuning_has_its_own_rate_unless_one_is_given(language_model_run, tmp_path):
-    from core.config import DataConfig
-    from tasks.sentiment.config import SentimentConfig, SentimentTraining
-    from tasks.sentiment.pretrained import FINE_TUNING_RATE
-    from tasks.sentiment.task import Sentiment
-
-    _, run_dir = language_model_run
-    reviews = DataConfig(dataset=str(labelled_reviews(tmp_path / "reviews.csv")))
-
-    def settled_rate(**training):
-        config = SentimentConfig(pretrained=str(run_dir))
-        task = Sentiment(config, SentimentTraining(**training), reviews)
-        task.settle()
-        return task.training.learning_rate
-
-    assert settled_rate() == FINE_TUNING_RATE < SentimentTraining().learning_rate
-    assert settled_rate(learning_rate=3e-3) == 3e-3
-
-
 def test_a_run_scores_on_another_text_file(language_model_run, tmp_path):
     """`evaluate.py language_model --model RUN --dataset FILE.txt`: all of
     the file is test text, scored with the run's words."""

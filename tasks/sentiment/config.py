@@ -4,7 +4,6 @@ from dataclasses import dataclass
 
 from core.config import TrainingConfig, option, require_positive, require_within
 from models.options import CELLS, POOLINGS
-from tasks.sentiment.pretrained import FINE_TUNING_RATE
 
 
 @dataclass
@@ -50,6 +49,4 @@ class SentimentTraining(TrainingConfig):
     themselves on validation (docs/experiments/throughput.md)."""
 
     batch_size: int = option(128, "examples per batch, padded to the batch's longest")
-    learning_rate: float = option(
-        2e-3, f"Adam's step size ({FINE_TUNING_RATE:g} by default when fine-tuning --pretrained)"
-    )
+    learning_rate: float = option(2e-3, "Adam's step size")

@@ -12,10 +12,6 @@ from data.errors import RunMismatchError
 # its own, one bidirectional layer of words alone.
 SHARED = ("vocabulary_size", "embedding_dim", "cell", "units")
 IMPLIED = {"depth": 1, "bidirectional": True, "bigram_vocabulary_size": 0}
-# Adam's step size for fine-tuning, half the from-scratch default: at 2e-3 the
-# pretrained encoder's validation loss rose from the third epoch on; 1e-3 went
-# lower (docs/experiments/language_model.md, "The fine-tuning rate").
-FINE_TUNING_RATE = 1e-3
 
 
 def language_model_settings(run_dir: Path) -> dict:
@@ -60,13 +56,6 @@ def settled(config):
             + ": leave these options out and they follow the language model"
         )
     return dataclasses.replace(config, **wanted)
-
-
-def settled_training(training):
-    """`training` with the fine-tuning rate where it has the default rate."""
-    if training.learning_rate != type(training)().learning_rate:
-        return training
-    return dataclasses.replace(training, learning_rate=FINE_TUNING_RATE)
 
 
 def pretrained_vocabulary(run_dir: Path) -> list[str]:

@@ -83,7 +83,6 @@ class Sentiment(Task):
     def settle(self) -> None:
         if self.config.pretrained:
             self.config = pretrained.settled(self.config)
-            self.training = pretrained.settled_training(self.training)
 
     def adapt(self, train: Examples) -> None:
         config = self.config
