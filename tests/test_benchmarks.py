@@ -325,3 +325,74 @@ def test_the_language_model_files_hold_the_commands_their_script_runs():
         ]
         assert report["command"] == "make benchmark-language-model"
         assert report["commands"] == expected
+
+
+def test_the_throughput_benchmark_alternates_the_contenders_and_takes_medians(monkeypatch):
+    """Each round runs plain Keras, then the project; the ratio is taken within
+    a round (the two share its load) and reported as the median over rounds."""
+    script = load_script("throughput")
+    order, speeds = [], iter([100, 150, 200, 260, 100, 210])  # plain, project, per round
+
+    def measured(command, run_dir):
+        order.append(command[1])
+        speed = next(speeds)
+        return {
+            "useful_tokens_per_second": speed,
+            "padded_tokens_per_second": 2 * speed,
+            "fit_seconds": 1000 / speed,
+            "useful_tokens_per_epoch": 1000,
+        }
+
+    monkeypatch.setattr(script, "measure_once", measured)
+    result = script.measure("sentiment-lstm", rounds=3, limit=0, scratch=ROOT / "unused")
+    assert order == ["benchmarks/throughput.py", "train.py"] * 3
+    assert result["project_over_plain_per_round"] == [1.5, 1.3, 2.1]
+    assert result["project_over_plain"] == 1.5
+    assert result["rows"][script.PROJECT]["median_useful_tokens_per_second"] == 210
+    shown = script.table({"sentiment-lstm": result})
+    assert "| sentiment-lstm | project trainer | 210 | 420 |" in shown
+
+
+def test_both_throughput_contenders_train_the_same_settings_for_one_epoch():
+    """The project's command line is one `train.py` accepts, and the plain
+    contender reads its model's settings from that same command line."""
+    script = load_script("throughput")
+    for pair, (task, _) in script.PAIRS.items():
+        lines = script.commands(pair, limit=64)
+        project = lines[script.PROJECT]
+        assert project[:3] == ["python", "train.py", task]
+        assert project[project.index("--epochs") + 1] == "1"
+        assert lines[script.PLAIN][-4:] == ["--limit", "64", "--run-dir", "RUN"]
+        parsed = script.train_parser().parse_args(project[2:])
+        assert parsed.limit == 64 and parsed.task == task
+    assert "python benchmarks/throughput.py" in dry_run("benchmark-throughput")
+
+
+def test_time_to_target_counts_epochs_up_to_the_first_that_reaches_it(monkeypatch, tmp_path):
+    """The target is the reference's lowest best validation accuracy over the
+    seeds, a level it reaches on every seed; the contender that gets there in
+    fewer seconds is that many times sooner."""
+    script = load_script("time_to_target")
+    histories = {
+        ("batch-32", 0): ([0.85, 0.90, 0.91], [100, 100, 100]),
+        ("batch-32", 1): ([0.88, 0.89], [100, 100]),
+        ("batch-128", 0): ([0.89, 0.92], [50, 50]),
+        ("batch-128", 1): ([0.87, 0.88], [50, 50]),
+    }
+
+    def trained(options, seed, run_dir, extra):
+        name = next(name for name, flags in script.CONTENDERS.items() if flags == options)
+        accuracy, seconds = histories[name, seed]
+        return {"validation_accuracy": accuracy, "epoch_seconds": seconds, "test_accuracy": 0.9}
+
+    monkeypatch.setattr(script, "train_and_score", trained)
+    output = tmp_path / "time_to_target.json"
+    script.main(["--seeds", "0", "1", "--output", str(output)])
+    report = json.loads(output.read_text())
+    assert report["target_validation_accuracy"] == 0.89
+    reference, contender = report["contenders"]["batch-32"], report["contenders"]["batch-128"]
+    assert reference["seconds_to_target"] == [200.0, 200.0]
+    assert contender["seconds_to_target"] == [50.0, None]  # seed 1 never reaches it
+    assert contender["median_seconds_to_target"] is None
+    assert contender["times_sooner_than_batch-32"] is None
+    assert script.seconds_to(0.85, {"validation_accuracy": [0.9], "epoch_seconds": [7]}) == 7
