@@ -341,6 +341,7 @@ def test_the_throughput_benchmark_alternates_the_contenders_and_takes_medians(mo
             "padded_tokens_per_second": 2 * speed,
             "fit_seconds": 1000 / speed,
             "useful_tokens_per_epoch": 1000,
+            "batch_size": 32 if "--plain" in command else 128,
         }
 
     monkeypatch.setattr(script, "measure_once", measured)
@@ -350,7 +351,7 @@ def test_the_throughput_benchmark_alternates_the_contenders_and_takes_medians(mo
     assert result["project_over_plain"] == 1.5
     assert result["rows"][script.PROJECT]["median_useful_tokens_per_second"] == 210
     shown = script.table({"sentiment-lstm": result})
-    assert "| sentiment-lstm | project trainer | 210 | 420 |" in shown
+    assert "| sentiment-lstm | project trainer | 128 | 210 | 420 |" in shown
 
 
 def test_both_throughput_contenders_train_the_same_settings_for_one_epoch():
