@@ -100,10 +100,13 @@ def fit(
             "every worker must read the chief's run directory, on a filesystem they share"
         )
     extra = task.callbacks(model, splits)
+    # A terminal gets Keras's bar; a log (a pipe, a file) one line per epoch
+    # and one per mid-epoch checkpoint, so a long epoch still shows progress.
+    on_terminal = sys.stdout.isatty()
     callbacks = keras.callbacks.CallbackList(
         [*extra, keras.callbacks.TensorBoard(str(run_dir / "logs"))],
         add_progbar=True,
-        verbose=1 if sys.stdout.isatty() else 2,
+        verbose=1 if on_terminal else 2,
         epochs=task.training.epochs,
         steps=task.training.steps_per_epoch or None,
         model=model,
@@ -140,6 +143,13 @@ def fit(
                 progress.fit_seconds = time.perf_counter() - started
                 _save(path, state, progress, extra)
                 last_save = time.monotonic()
+                if not on_terminal:
+                    print(
+                        f"epoch {epoch + 1}: {progress.step} batches in "
+                        f"{progress.fit_seconds:.0f} s, loss {float(logs['loss']):.4f}; "
+                        "checkpoint saved",
+                        flush=True,
+                    )
         progress.fit_seconds = time.perf_counter() - started
         logs = {name: float(value) for name, value in model.get_metrics_result().items()}
         if diagnosing:

@@ -166,6 +166,8 @@ def test_a_run_killed_anywhere_then_rerun_ends_as_if_never_killed(
     assert not (tmp_path / "run" / "metrics.json").exists()
     resumed = train(command)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    if checkpoint_minutes == "0":  # a log shows progress at every mid-epoch checkpoint
+        assert "batches in" in resumed.stdout and "checkpoint saved" in resumed.stdout
     assert_same_run(reference_run, tmp_path / "run")
     assert sorted(path.name for path in (tmp_path / "run" / "export").iterdir()) == ["1"]
     assert not list((tmp_path / "run").glob(".tmp-*"))
