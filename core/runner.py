@@ -235,14 +235,15 @@ def fingerprint(splits: Splits) -> str:
     return digest.hexdigest()
 
 
-# What benchmarks write: results, not code, so a worktree holding one
-# benchmark's uncommitted results still runs the next one's commit exactly.
-BENCHMARK_OUTPUTS = ("benchmarks/*.json", "benchmarks/*/*", "README.md")
+# Results and documents, not code: a worktree holding one benchmark's
+# uncommitted results, or a diary entry written while a benchmark trains,
+# still runs its commit exactly.
+NOT_CODE = ("benchmarks/*.json", "benchmarks/*/*", "README.md", "docs/*")
 
 
 def source_version(repository: Path = REPOSITORY) -> dict:
     """The commit of the code that runs, and whether files other than
-    benchmark results differ from it."""
+    results and documents (`NOT_CODE`) differ from it."""
 
     def git(*arguments) -> str:
         result = subprocess.run(
@@ -251,8 +252,8 @@ def source_version(repository: Path = REPOSITORY) -> dict:
         return result.stdout.strip() if result.returncode == 0 else ""
 
     commit = git("rev-parse", "HEAD")
-    outputs = [f":(exclude){pattern}" for pattern in BENCHMARK_OUTPUTS]
-    changed = git("status", "--porcelain", "--", ".", *outputs)
+    excluded = [f":(exclude){pattern}" for pattern in NOT_CODE]
+    changed = git("status", "--porcelain", "--", ".", *excluded)
     return {"commit": commit or None, "clean": bool(commit) and not changed}
 
 

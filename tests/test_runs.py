@@ -261,7 +261,8 @@ def test_the_benchmark_command_combines_seeds_into_mean_std_and_per_seed(
 
 def test_a_run_is_clean_beside_benchmark_results_but_not_beside_changed_code(tmp_path):
     """One benchmark's uncommitted results (its JSON, pictures, README table)
-    leave the next benchmark's runs clean; a changed or new source file does not."""
+    or a diary entry leave the next benchmark's runs clean; a changed or new
+    source file does not."""
 
     def git(*arguments):
         subprocess.run(["git", "-C", str(tmp_path), *arguments], check=True, capture_output=True)
@@ -286,6 +287,8 @@ def test_a_run_is_clean_beside_benchmark_results_but_not_beside_changed_code(tmp
     (tmp_path / "README.md").write_text("a new results table\n")
     (tmp_path / "benchmarks" / "music.json").write_text("{}\n")
     (tmp_path / "benchmarks" / "music" / "chorale.png").write_text("picture\n")
+    (tmp_path / "docs" / "experiments").mkdir(parents=True)
+    (tmp_path / "docs" / "experiments" / "music.md").write_text("a diary entry\n")
     assert runner.source_version(tmp_path)["clean"]
 
     (tmp_path / "benchmarks" / "memory.py").write_text("changed\n")
