@@ -21,11 +21,15 @@ def option(
     choices: tuple | None = None,
     metavar: str | None = None,
     needs: str | None = None,
+    excludes: str | None = None,
 ):
     """A dataclass field whose default comes with its reason. `needs` names
-    another option without which this one would be ignored: given alone on
-    the command line, it is an error rather than silently dropped."""
-    metadata = {"help": help, "choices": choices, "metavar": metavar, "needs": needs}
+    another option without which this one would be ignored, `excludes` one
+    beside which it would be: either way, given on the command line, it is
+    an error rather than silently dropped."""
+    metadata = {
+        "help": help, "choices": choices, "metavar": metavar, "needs": needs, "excludes": excludes
+    }  # fmt: skip
     return field(default=default, metadata=metadata)
 
 
@@ -129,26 +133,36 @@ def add_options(parser: argparse.ArgumentParser, config_class: type, title: str)
                 or (None if spec.metadata.get("choices") else kind.__name__.upper()),
                 help=help_text,
             )
-    # An option that needs another defaults to None, so that giving it shows.
+    # An option that needs or excludes another defaults to None, so that giving it shows.
     parser.set_defaults(
         **{
-            spec.name: None if spec.metadata.get("needs") else spec.default
+            spec.name: None if _depends(spec) else spec.default
             for spec in dataclasses.fields(config_class)
         }
     )
 
 
+def _depends(spec) -> bool:
+    return bool(spec.metadata.get("needs") or spec.metadata.get("excludes"))
+
+
 def from_options(config_class: type, namespace: argparse.Namespace):
     """Builds `config_class` from the parsed options that belong to it;
-    raises `ValueError` naming an option given without the one it needs."""
+    raises `ValueError` naming an option given without the one it needs, or
+    beside the one it excludes."""
     values = {}
     for spec in dataclasses.fields(config_class):
-        value, needed = getattr(namespace, spec.name), spec.metadata.get("needs")
+        value = getattr(namespace, spec.name)
+        needed, excluded = spec.metadata.get("needs"), spec.metadata.get("excludes")
         if needed and value is not None and not getattr(namespace, needed):
             raise ValueError(
                 f"{_flag(spec.name)} applies only with {_flag(needed)}, which was not given"
             )
-        values[spec.name] = spec.default if needed and value is None else value
+        if excluded and value is not None and getattr(namespace, excluded):
+            raise ValueError(
+                f"{_flag(spec.name)} has no effect with {_flag(excluded)}: give one of them"
+            )
+        values[spec.name] = spec.default if _depends(spec) and value is None else value
     return config_class(**values)
 
 

@@ -12,6 +12,7 @@ import scipy.io
 import tensorflow as tf
 from helpers import outputs_in_fresh_process
 
+import train
 from core import runner
 from core.config import DataConfig, TrainingConfig
 from core.evaluation import evaluate
@@ -358,3 +359,14 @@ def test_learns_a_progression_far_beyond_the_baselines(tmp_path):
     report = evaluate(load_task(tmp_path / "run"), tmp_path / "run")
     markov = report["baselines"]["previous_frame_logistic"]["nll_sigmoid"]
     assert report["metrics"]["nll_sigmoid"] < 0.5 * markov, report
+
+
+def test_corpus_beside_your_own_dataset_is_refused_naming_both(tmp_path, capsys):
+    """`--dataset` decides what is trained on; a `--corpus` beside it would
+    be ignored, so giving both is an error, not a silent choice."""
+    with pytest.raises(SystemExit) as stop:
+        train.main(["music", "--corpus", "nottingham", "--dataset", str(tmp_path)])
+    assert stop.value.code == 2
+    assert "error: --corpus has no effect with --dataset: give one of them" in (
+        capsys.readouterr().err
+    )

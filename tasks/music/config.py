@@ -30,6 +30,7 @@ class MusicConfig:
         "jsb",
         "the corpus trained on without --dataset (JSB chorales: the benchmark)",
         MUSIC_CORPORA,
+        excludes="dataset",
     )
     frames_per_beat: int = option(
         1,
