@@ -231,6 +231,15 @@ def _curves(record: dict) -> list:
     return [None if v is None else float(f"{v:.4g}") for v in layer["by_distance"]]
 
 
+def headline(results: dict) -> dict:
+    """Each problem's and cell's largest length solved, over seeds: the ladder's summary."""
+    return {
+        f"{problem}_{cell}_largest_solved": rows["largest_solved"]
+        for problem, cells in results.items()
+        for cell, rows in cells.items()
+    }
+
+
 def main(plan) -> None:
     plan.rungs = plan.output.parent / "memory" / RUNGS
     plan.rungs.parent.mkdir(parents=True, exist_ok=True)
@@ -269,6 +278,7 @@ def main(plan) -> None:
         "units": MemoryConfig().units,
         "seeds": plan.seeds,
         "results": results,
+        "metrics": headline(results),
         "flow_at_initialisation": curves,
         "figures": [os.path.relpath(drawn, ROOT)],
         "machine": machine(),

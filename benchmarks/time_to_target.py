@@ -95,6 +95,7 @@ def main(argv: list[str]) -> None:
     reached = [max(result["validation_accuracy"]) for result in results[REFERENCE].values()]
     target = options.target if options.target is not None else min(reached)
     report = {
+        "task": "sentiment",
         "question": "seconds of training and validation to reach the validation target",
         "target_validation_accuracy": target,
         "target_chosen": "given" if options.target is not None else f"lowest best of {REFERENCE}",
@@ -114,6 +115,10 @@ def main(argv: list[str]) -> None:
             )["accuracy"],
             "runs": per_seed,
         }
+    report["metrics"] = {
+        f"{name}_median_seconds_to_target": contender["median_seconds_to_target"]
+        for name, contender in report["contenders"].items()
+    }
     reference = report["contenders"][REFERENCE]["median_seconds_to_target"]
     for name, contender in report["contenders"].items():
         median = contender["median_seconds_to_target"]
