@@ -350,6 +350,7 @@ def test_the_throughput_benchmark_alternates_the_contenders_and_takes_medians(mo
     assert result["project_over_plain_per_round"] == [1.5, 1.3, 2.1]
     assert result["project_over_plain"] == 1.5
     assert result["rows"][script.PROJECT]["median_useful_tokens_per_second"] == 210
+    assert script.headline({"sentiment-lstm": result}) == {"sentiment-lstm_project_over_plain": 1.5}
     shown = script.table({"sentiment-lstm": result})
     assert "| sentiment-lstm | project trainer | 128 | 210 | 420 |" in shown
 
