@@ -5,9 +5,7 @@ Keras clips inside the optimizer and reports nothing, so an explosion that
 clipping hides looks like a run that learns slowly. `WatchedAdam` is Adam
 that hands each step's gradients (before clipping) to a `GradientWatch`;
 the watch keeps sums over the epoch and the last step's norms, a few small
-reductions per step (docs/experiments/gradients.md measures them). Being
-the optimizer every task trains with, it also takes per-weight shares of
-the learning rate (`Task.rate_scales`).
+reductions per step (docs/experiments/gradients.md measures them).
 
 `--clipnorm` in Keras clips each weight's gradient to that norm on its own,
 so clipping "fires" on a step where any weight's gradient norm exceeds it.
@@ -148,33 +146,11 @@ def _norm(values: tf.Tensor) -> tf.Tensor:
 
 
 class WatchedAdam(keras.optimizers.Adam):
-    """Adam that shows each step's gradients, before clipping, to a `GradientWatch`,
-    and steps the weights named in `rate_scales` (by path) at that share of
-    the learning rate: a pretrained encoder fine-tuned slower than a new head."""
+    """Adam that shows each step's gradients, before clipping, to a `GradientWatch`."""
 
-    def __init__(
-        self,
-        *arguments,
-        watch: GradientWatch | None = None,
-        rate_scales: dict[str, float] | None = None,
-        **options,
-    ):
+    def __init__(self, *arguments, watch: GradientWatch | None = None, **options):
         super().__init__(*arguments, **options)
         self._watch = watch
-        self._rate_scales = dict(rate_scales or {})
-        self._scale_of_index: list[float] = []
-
-    def build(self, variables):
-        super().build(variables)
-        # TensorFlow hands `update_step` its own variables, without Keras's
-        # paths: the scales are looked up by the optimizer's variable index.
-        self._scale_of_index = [self._rate_scales.get(variable.path, 1.0) for variable in variables]
-
-    def update_step(self, gradient, variable, learning_rate):
-        scale = self._scale_of_index[self._get_variable_index(variable)]
-        if scale != 1.0:
-            learning_rate = learning_rate * scale
-        super().update_step(gradient, variable, learning_rate)
 
     def apply(self, grads, trainable_variables=None):
         if self._watch is not None:

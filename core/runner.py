@@ -116,7 +116,6 @@ def _run(task: Task, shown: Path, run_dir: Path, command, checkpoint_minutes, st
                 task.training.learning_rate,
                 clipnorm=task.training.clipnorm or None,
                 watch=watch,
-                rate_scales=task.rate_scales(model),
                 **averaging,
             ),
             **task.compile_arguments(),

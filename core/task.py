@@ -187,12 +187,6 @@ class Task(abc.ABC):
         pretrained run) before training; Keras's initialisation by default."""
         return None
 
-    def rate_scales(self, model: keras.Model) -> dict[str, float]:
-        """Shares of the learning rate by weight path (say a pretrained
-        encoder fine-tuned slower than a new head); every weight at the full
-        rate by default."""
-        return {}
-
     def callbacks(self, model: keras.Model, splits: Splits) -> list[keras.callbacks.Callback]:
         """Task-specific callbacks, run before checkpointing and early stopping,
         so a validation metric they add to the epoch's logs (say BLEU) can be

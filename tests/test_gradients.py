@@ -12,7 +12,7 @@ from conftest import ROOT
 from test_runs import weights
 
 from core.gradient_flow import gradient_flow, opened_values, probed
-from core.gradient_watch import TrainingDiverged, WatchedAdam, _dense_rows, _norm
+from core.gradient_watch import TrainingDiverged, _dense_rows, _norm
 from core.runner import run
 from core.task import Task
 from tasks.memory.config import MemoryConfig, MemoryTraining
@@ -223,20 +223,6 @@ def test_evaluate_measures_a_finished_runs_flow(tmp_path):
         "candidate",
         "output_gate",
     }
-
-
-def test_a_rate_scale_slows_only_the_weights_it_names():
-    """Two weights, the same gradients: the one given a quarter of the rate
-    moves a quarter as far, step after step, inside a compiled step too."""
-    slow, fast = keras.Variable([1.0, 1.0], name="slow"), keras.Variable([1.0, 1.0], name="fast")
-    optimizer = WatchedAdam(0.1, rate_scales={slow.path: 0.25})
-    optimizer.build([slow, fast])
-    gradient = tf.constant([0.5, -2.0])
-    tf.function(lambda: optimizer.apply([gradient, gradient], [slow, fast]))()
-    optimizer.apply([gradient * 3, gradient * 3], [slow, fast])
-    moved_slow, moved_fast = 1.0 - slow.numpy(), 1.0 - fast.numpy()
-    assert np.all(np.abs(moved_fast) > 0.1)
-    np.testing.assert_allclose(moved_slow, moved_fast / 4, rtol=1e-5)
 
 
 def test_a_sparse_embedding_gradient_has_the_norm_of_its_dense_form():

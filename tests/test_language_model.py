@@ -238,26 +238,6 @@ def test_sentiment_starts_from_the_language_models_encoder(language_model_run, t
     assert latest_version(tmp_path / "sentiment" / "export").exists()
 
 
-def test_fine_tuning_can_step_the_encoder_slower_than_the_classifier(language_model_run, tmp_path):
-    """`--layer-rate-decay 2`: the encoder at half the rate, the embedding
-    at a quarter, the classifier at the full rate."""
-    _, run_dir = language_model_run
-    task = pretrained_sentiment(
-        run_dir, labelled_reviews(tmp_path / "reviews.csv"), layer_rate_decay=2.0
-    )
-    task.settle()
-    task.adapt(task.splits().train)
-    model = task.build_model()
-    scales = task.rate_scales(model)
-
-    def scales_of(layer):
-        return {scales.get(weight.path, 1.0) for weight in model.get_layer(layer).trainable_weights}
-
-    assert scales_of("encoder_bidirectional_0") == {0.5}
-    assert scales_of("words_embedding") == {0.25}
-    assert scales_of("probability") == {1.0}
-
-
 def test_pretrained_settings_that_do_not_fit_are_named(language_model_run, tmp_path):
     from data.errors import RunMismatchError
 

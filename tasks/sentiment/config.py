@@ -29,21 +29,13 @@ class SentimentConfig:
         "(its encoder's settings replace the ones above)",
         metavar="RUN_DIR",
     )
-    layer_rate_decay: float = option(
-        1.0,
-        "with --pretrained: the encoder learns this many times slower than the classifier, "
-        "the embedding this many times slower again (1 = one rate)",
-        needs="pretrained",
-    )
     text_column: str = option("text", "column of a --dataset CSV/TSV holding the texts")
     label_column: str = option(
         "label", "column of a --dataset CSV/TSV holding the labels (numbers or names, any count)"
     )
 
     def __post_init__(self):
-        require_positive(
-            self, "vocabulary_size", "embedding_dim", "units", "depth", "layer_rate_decay"
-        )
+        require_positive(self, "vocabulary_size", "embedding_dim", "units", "depth")
         require_positive(self, "bigram_vocabulary_size", or_zero=True)
         require_within(self, "[0, 1)", "dropout", "head_dropout")
         if self.text_column.strip().lower() == self.label_column.strip().lower():

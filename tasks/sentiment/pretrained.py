@@ -12,8 +12,6 @@ from data.errors import RunMismatchError
 # its own, one bidirectional layer of words alone.
 SHARED = ("vocabulary_size", "embedding_dim", "cell", "units")
 IMPLIED = {"depth": 1, "bidirectional": True, "bigram_vocabulary_size": 0}
-# The sentiment model's layers that start from the language model.
-EMBEDDING, ENCODER = "words_embedding", "encoder_bidirectional_0"
 
 
 def language_model_settings(run_dir: Path) -> dict:
@@ -71,22 +69,12 @@ def copy_encoder(model, run_dir: Path) -> None:
     from tasks import restore_model
 
     _, language_model = restore_model(run_dir)
-    model.get_layer(EMBEDDING).set_weights(language_model.get_layer(EMBEDDING).get_weights())
-    encoder = model.get_layer(ENCODER)
+    model.get_layer("words_embedding").set_weights(
+        language_model.get_layer("words_embedding").get_weights()
+    )
+    encoder = model.get_layer("encoder_bidirectional_0")
     for direction, layer in (
         ("forward", encoder.forward_layer),
         ("backward", encoder.backward_layer),
     ):
         layer.set_weights(language_model.get_layer(f"encoder_{direction}_0").get_weights())
-
-
-def rate_scales(model, decay: float) -> dict[str, float]:
-    """Discriminative fine-tuning (Howard & Ruder 2018): the encoder steps at
-    1/decay of the learning rate and the embedding beneath it at 1/decay²,
-    so the layers that hold the most of the language model move least."""
-    layers = {ENCODER: 1 / decay, EMBEDDING: 1 / decay**2}
-    return {
-        variable.path: scale
-        for name, scale in layers.items()
-        for variable in model.get_layer(name).trainable_variables
-    }

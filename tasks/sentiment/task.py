@@ -153,11 +153,6 @@ class Sentiment(Task):
         if self.config.pretrained:
             pretrained.copy_encoder(model, Path(self.config.pretrained))
 
-    def rate_scales(self, model: keras.Model) -> dict[str, float]:
-        if not self.config.pretrained:
-            return {}
-        return pretrained.rate_scales(model, self.config.layer_rate_decay)
-
     def compile_arguments(self) -> dict:
         loss = "binary_crossentropy" if self.binary else "sparse_categorical_crossentropy"
         return {"loss": loss, "metrics": ["accuracy"]}
