@@ -146,7 +146,7 @@ benchmark-scaling: setup
 	$(BIN)/python benchmarks/scaling.py
 
 # The project's trainer against the same model written the plain Keras way,
-# alternated in one run (benchmarks/throughput.json); hours.
+# alternated in one run (benchmarks/throughput.json); about 70 minutes here.
 benchmark-throughput: setup
 	$(BIN)/python benchmarks/throughput.py
 
