@@ -238,30 +238,6 @@ def test_sentiment_starts_from_the_language_models_encoder(language_model_run, t
     assert latest_version(tmp_path / "sentiment" / "export").exists()
 
 
-def test_a_frozen_embedding_keeps_the_language_models_word_vectors(language_model_run, tmp_path):
-    """`--frozen-embedding`: the encoder fine-tunes, the word vectors do not."""
-    import dataclasses
-
-    from core.runner import run
-    from tasks import restore_model
-
-    _, run_dir = language_model_run
-    reviews = labelled_reviews(tmp_path / "reviews.csv")
-    task = pretrained_sentiment(run_dir, reviews, frozen_embedding=True)
-    task.training = dataclasses.replace(task.training, epochs=2)
-    run(task, tmp_path / "sentiment")
-    _, language_model = restore_model(run_dir)
-    _, fine_tuned = restore_model(tmp_path / "sentiment")
-
-    np.testing.assert_array_equal(
-        fine_tuned.get_layer("words_embedding").get_weights()[0],
-        language_model.get_layer("words_embedding").get_weights()[0],
-    )
-    tuned = fine_tuned.get_layer("encoder_bidirectional_0").forward_layer.get_weights()
-    started = language_model.get_layer("encoder_forward_0").get_weights()
-    assert not np.array_equal(tuned[0], started[0])
-
-
 def test_pretrained_settings_that_do_not_fit_are_named(language_model_run, tmp_path):
     from data.errors import RunMismatchError
 

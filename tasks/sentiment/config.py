@@ -29,12 +29,6 @@ class SentimentConfig:
         "(its encoder's settings replace the ones above)",
         metavar="RUN_DIR",
     )
-    frozen_embedding: bool = option(
-        False,
-        "keep the language model's word vectors as they are while the encoder and head "
-        "fine-tune (the embedding holds most of the weights a small labelled set overfits)",
-        needs="pretrained",
-    )
     text_column: str = option("text", "column of a --dataset CSV/TSV holding the texts")
     label_column: str = option(
         "label", "column of a --dataset CSV/TSV holding the labels (numbers or names, any count)"

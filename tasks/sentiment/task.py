@@ -147,10 +147,7 @@ class Sentiment(Task):
         else:
             count = len(self.classes)
             head = layers.Dense(count, activation="softmax", name="probabilities", dtype="float32")
-        model = keras.Model(inputs, head(summary), name="sentiment")
-        # Set before compiling: the optimizer then keeps no slots for it.
-        model.get_layer("words_embedding").trainable = not config.frozen_embedding
-        return model
+        return keras.Model(inputs, head(summary), name="sentiment")
 
     def start_from(self, model: keras.Model) -> None:
         if self.config.pretrained:
